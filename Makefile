@@ -72,6 +72,34 @@ fuzz-short: ## Run each fuzz target briefly
 bench-go: build ## Go benchmarks (shim process cost, ADD+DEL round trip)
 	MT_BIN=$(BIN) $(GO) test -run '^$$' -bench . -benchmem -count 5 ./src/... | tee $(ARTIFACTS)/bench-go.txt
 
+##@ Integration (real kube-apiserver via envtest)
+
+.PHONY: k8s-bins
+k8s-bins: ## Build kube-apiserver, kubectl, kubelet, kubeadm... $(K8S_VERSION) into the cache
+	@echo "k8s-bins: not wired yet" >&2; exit 1
+
+.PHONY: test-integration
+test-integration: ## Integration tier against a real kube-apiserver + etcd (envtest)
+	@echo "test-integration: not wired yet" >&2; exit 1
+
+##@ Lab
+
+.PHONY: lab-up
+lab-up: ## Bring up the offline kind lab (bakes the node image on first run)
+	@echo "lab-up: not wired yet" >&2; exit 1
+
+##@ E2E
+
+.PHONY: e2e
+e2e: ## Run every scenario against the lab (brings it up if needed)
+	@echo "e2e: not wired yet" >&2; exit 1
+
+##@ Bench
+
+.PHONY: bench
+bench: ## Node-level benchmark, ours vs the floor (BENCH=quick for < 2 min)
+	@echo "bench: not wired yet" >&2; exit 1
+
 ##@ Lint
 
 .PHONY: verify
