@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/multus-thick/multus-thick/lab/internal/host"
+)
+
+func runDocker(ctx context.Context, e *env, args []string) error {
+	if len(args) != 0 {
+		return errUsage
+	}
+	return e.progress.Do(ctx, "docker engine", func(ctx context.Context, _ io.Writer) error {
+		return host.EnsureDocker(ctx, e.log, host.DefaultDockerOptions(e.repoRoot))
+	})
+}
+
+// guardOptions are the guard's defaults; LAB_NETWORK_SUBNET moves the kind network.
+func (e *env) guardOptions(log io.Writer) host.GuardOptions {
+	o := host.DefaultGuardOptions()
+	o.Log = log
+	if s := e.vars["LAB_NETWORK_SUBNET"]; s != "" {
+		o.Subnet, o.Gateway = s, e.vars["LAB_NETWORK_GATEWAY"]
+	}
+	return o
+}
+
+func runGuard(ctx context.Context, e *env, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%w: guard up|down|status", errUsage)
+	}
+	switch args[0] {
+	case "up":
+		return e.progress.Do(ctx, "egress guard", func(ctx context.Context, log io.Writer) error {
+			return host.EnsureGuard(ctx, e.log, e.guardOptions(log))
+		})
+	case "down":
+		return e.progress.Do(ctx, "remove egress guard", func(ctx context.Context, log io.Writer) error {
+			return host.RemoveGuard(ctx, e.log, e.guardOptions(log))
+		})
+	case "status":
+		n, err := host.GuardCounter(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "egress guard: %d packets rejected\n", n)
+		return nil
+	}
+	return fmt.Errorf("%w: guard up|down|status", errUsage)
+}

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/multus-thick/multus-thick/lab/internal/k8sbins"
+)
+
+// k8sVersion is the pinned Kubernetes version; K8S_VERSION overrides it.
+func (e *env) k8sVersion() string { return get(e.vars, "K8S_VERSION", "v1.37.2") }
+
+func runK8sBins(ctx context.Context, e *env, args []string) error {
+	if len(args) != 0 {
+		return errUsage
+	}
+	var bin string
+	err := e.progress.Do(ctx, "kubernetes "+e.k8sVersion()+" binaries", func(ctx context.Context, log io.Writer) error {
+		var err error
+		bin, err = k8sbins.EnsureK8sBins(ctx, k8sbins.Options{Version: e.k8sVersion(), CacheDir: e.cache, Log: log})
+		return err
+	})
+	if err == nil {
+		fmt.Fprintln(e.stdout, bin)
+	}
+	return err
+}

@@ -1,0 +1,75 @@
+// Command lab drives the offline kind lab: `go run ./lab/cmd/lab <command>`.
+// The Makefile's Lab section is its front door.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand: env carries everything a command may read from the outside.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// commands is the dispatch table. To add a subcommand, add one line here and put its
+// function in its own file of this package.
+var commands = map[string]command{
+	"docker":   {"start a docker engine that can run kind nodes (installs docker.io if missing)", runDocker},
+	"guard":    {"egress guard: guard up|down|status", runGuard},
+	"k8s-bins": {"build the Kubernetes binaries into the version cache", runK8sBins},
+	// "bake":      {"bake the kind node image locally (cached by version)", runBake},
+	// "flanneld":  {"build flanneld into the version cache and print its path", runFlanneld},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// Run dispatches args[0] to its command.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+	e, err := newEnv(stdout, stderr, os.Environ())
+	if err != nil {
+		return err
+	}
+	if err := cmd.run(ctx, e, args[1:]); err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: lab <command> [args]")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+}
+
+var errUsage = errors.New("bad arguments")
