@@ -46,8 +46,8 @@ $(PLUGINS_DIR)/.done:
 
 .PHONY: host-deps
 host-deps: ## Install the Debian packages the tests need (iproute2, iptables, jq)
-	command -v ip >/dev/null && command -v jq >/dev/null && command -v iptables >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables jq; }
+	command -v ip >/dev/null && command -v jq >/dev/null && command -v iptables >/dev/null && test -x /usr/bin/time || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables jq time; }
 
 ##@ Test
 
