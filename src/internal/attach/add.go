@@ -1,0 +1,240 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	cnitypes "github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/netconf"
+)
+
+// Add attaches the pod to every network the resolver names, in order.
+// Either every delegate succeeds and the network-status annotation is
+// written, or everything done so far is undone (reverse DEL, cache file
+// removed) and the error is returned.
+func (a *Attacher) Add(ctx context.Context, req *Request) (cnitypes.Result, error) {
+	if err := validContainerID(req.ContainerID); err != nil {
+		return nil, err
+	}
+	unlock, err := a.lock(ctx, req.ContainerID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	conf, err := loadConf(req.Config)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := newInvocation(req)
+	if err != nil {
+		return nil, err
+	}
+	pod, err := a.getPod(ctx, req.Pod, OpAdd)
+	if errors.Is(err, ErrPodNotFound) {
+		// Upstream's behaviour: a pod deleted before its sandbox came up
+		// gets a placeholder result, so the runtime can tear it down.
+		req.Logger.Warn("pod not found at ADD, returning a placeholder result", "err", err)
+		return placeholderResult(req), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ds, err := a.opts.Resolver.Delegates(ctx, conf, pod)
+	if err != nil {
+		return nil, a.failed(pod, nil, fmt.Errorf("resolve networks: %w", err))
+	}
+	if len(ds) == 0 {
+		return nil, a.failed(pod, nil, fmt.Errorf("%w: no networks to attach", ErrInvalidConfig))
+	}
+	if err := checkGatewayConfig(ds); err != nil {
+		return nil, a.failed(pod, nil, err)
+	}
+	atts, err := a.prepare(inv, ds)
+	if err != nil {
+		return nil, a.failed(pod, nil, err)
+	}
+	tx := &addTx{a: a, req: req, pod: pod, t: target(conf)}
+	return tx.run(ctx, atts)
+}
+
+// addTx is one ADD in progress: the attachments that ran are the rollback
+// stack.
+type addTx struct {
+	a   *Attacher
+	req *Request
+	pod *corev1.Pod
+	t   delegate.Target
+	// ran is the rollback stack: attachments whose ADD was attempted.
+	ran []*attachment
+}
+
+func (tx *addTx) run(ctx context.Context, atts []*attachment) (cnitypes.Result, error) {
+	a, req := tx.a, tx.req
+	// The cache is written before any delegate runs, so that a crash
+	// mid-ADD still leaves DEL the list of what to undo.
+	if err := writeScratch(tx.t.CacheDir, req.ContainerID, delegatesOf(atts)); err != nil {
+		return nil, a.failed(tx.pod, nil, err)
+	}
+	var (
+		chosen       *types100.Result
+		chosenMaster bool
+		statuses     []nadv1.NetworkStatus
+	)
+	for _, at := range atts {
+		res, err := tx.addOne(ctx, at)
+		if err != nil {
+			return nil, tx.rollback(ctx, at, err)
+		}
+		// The master's result, or the first delegate's when none is master.
+		if chosen == nil || (at.d.MasterPlugin && !chosenMaster) {
+			chosen, chosenMaster = res, at.d.MasterPlugin
+		}
+		tx.event(at, res)
+		if tx.pod != nil {
+			st, err := nadutils.CreateNetworkStatuses(res, at.d.Name, at.d.MasterPlugin, loadDeviceInfo(at.devInfo))
+			if err != nil {
+				return nil, tx.rollback(ctx, nil, fmt.Errorf("%s: build network status: %w", at, err))
+			}
+			for _, s := range st {
+				statuses = append(statuses, *s)
+			}
+		}
+	}
+	if err := tx.writeStatus(ctx, statuses); err != nil {
+		return nil, tx.rollback(ctx, nil, err)
+	}
+	return chosen, nil
+}
+
+// addOne runs one delegate's ADD and the daemon's own work after it.
+func (tx *addTx) addOne(ctx context.Context, at *attachment) (*types100.Result, error) {
+	a, req := tx.a, tx.req
+	if req.Netns != "" {
+		exists, err := a.net.LinkExists(req.Netns, at.ifname)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", at, err)
+		}
+		if exists {
+			return nil, fmt.Errorf("%s: %w: interface name %s already exists in netns %s", at, ErrInvalidConfig, at.ifname, req.Netns)
+		}
+	}
+	tx.ran = append(tx.ran, at)
+	if err := a.copyDPDeviceInfo(at.d, at.devInfo); err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
+	raw, err := a.runner.Add(ctx, tx.t, at.d, at.rt)
+	if err != nil {
+		return nil, err
+	}
+	res, err := toV100(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
+	if len(res.Interfaces) == 0 && len(res.IPs) == 0 {
+		return res, nil
+	}
+	plan, ok := planRoutes(at.d)
+	if !ok {
+		return res, nil
+	}
+	if req.Netns != "" {
+		if err := a.net.SetDefaultRoutes(req.Netns, at.ifname, plan.delV4, plan.delV6, plan.gateways); err != nil {
+			return nil, fmt.Errorf("%s: default-route: %w", at, err)
+		}
+	}
+	if err := editResultCache(tx.t.CacheDir, at.d.CNIName(), req.ContainerID, at.ifname, plan); err != nil {
+		return nil, fmt.Errorf("%s: default-route: %w", at, err)
+	}
+	applyRoutesToResult(res, plan)
+	return res, nil
+}
+
+// rollback undoes the ADD: DEL of every attempted attachment in reverse
+// (the failed one included, so its partial work is released), then the
+// cache file goes, leaving nothing behind. DEL errors are logged: the
+// ADD's own error is what the runtime must see.
+func (tx *addTx) rollback(ctx context.Context, failedAt *attachment, cause error) error {
+	a, req := tx.a, tx.req
+	req.Logger.Error("ADD failed, rolling back", "err", cause, "delegates", len(tx.ran))
+	if err := a.delAll(ctx, req, tx.t, tx.ran); err != nil {
+		req.Logger.Error("rollback DEL failed", "err", err)
+	}
+	if err := removeIfExists(scratchPath(tx.t.CacheDir, req.ContainerID)); err != nil {
+		req.Logger.Error("rollback: removing delegate cache", "err", err)
+	}
+	return a.failed(tx.pod, failedAt, cause)
+}
+
+// failed emits the AddFailed event and returns err.
+func (a *Attacher) failed(pod *corev1.Pod, at *attachment, err error) error {
+	if a.opts.Events != nil && pod != nil {
+		network, typ := "", ""
+		if at != nil {
+			network, typ = at.d.Name, at.d.Type()
+		}
+		a.opts.Events.AddFailed(pod, network, typ, Code(err), err)
+	}
+	return err
+}
+
+func (tx *addTx) event(at *attachment, res *types100.Result) {
+	if tx.a.opts.Events == nil || tx.pod == nil || (len(res.Interfaces) == 0 && len(res.IPs) == 0) {
+		return
+	}
+	ips := make([]string, 0, len(res.IPs))
+	for _, ip := range res.IPs {
+		ips = append(ips, ip.Address.String())
+	}
+	tx.a.opts.Events.AddedInterface(tx.pod, at.ifname, ips, at.d.Name)
+}
+
+// writeStatus replaces the pod's network-status with this ADD's. It is
+// written for every pod, system namespaces included (upstream's skip rule
+// compares the pod name, so it never skips in practice either).
+func (tx *addTx) writeStatus(ctx context.Context, statuses []nadv1.NetworkStatus) error {
+	if tx.a.opts.Status == nil || tx.pod == nil || len(statuses) == 0 {
+		return nil
+	}
+	ref := tx.req.Pod
+	if ref.UID == "" {
+		ref.UID = string(tx.pod.UID)
+	}
+	err := tx.a.opts.Status.UpdateNetworkStatus(ctx, ref, func([]nadv1.NetworkStatus) []nadv1.NetworkStatus {
+		return statuses
+	})
+	if err != nil {
+		return fmt.Errorf("write network-status: %w", err)
+	}
+	return nil
+}
+
+func delegatesOf(atts []*attachment) []*netconf.Delegate {
+	ds := make([]*netconf.Delegate, len(atts))
+	for i, at := range atts {
+		ds[i] = at.d
+	}
+	return ds
+}
+
+// placeholderResult is upstream's answer when the pod is gone at ADD.
+func placeholderResult(req *Request) *types100.Result {
+	idx := 0
+	return &types100.Result{
+		CNIVersion: ResultVersion,
+		Interfaces: []*types100.Interface{{Name: req.IfName, Sandbox: req.Netns}},
+		IPs: []*types100.IPConfig{{
+			Interface: &idx,
+			Address:   net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)},
+			Gateway:   net.IPv4zero,
+		}},
+	}
+}

@@ -1,0 +1,112 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/multus-thick/multus-thick/src/internal/netconf"
+)
+
+// Del detaches the container from every network it was attached to.
+//
+// DEL must be idempotent: the runtime repeats it until it succeeds, also
+// after the netns is gone. The daemon does no netns work of its own at DEL,
+// and the delegates treat a missing netns or link as already deleted (the
+// CNI spec requires it), so a second DEL, or a DEL after the sandbox died,
+// succeeds while still releasing IPAM state.
+func (a *Attacher) Del(ctx context.Context, req *Request) error {
+	if err := validContainerID(req.ContainerID); err != nil {
+		return err
+	}
+	unlock, err := a.lock(ctx, req.ContainerID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	conf, err := loadConf(req.Config)
+	if err != nil {
+		return err
+	}
+	inv, err := newInvocation(req)
+	if err != nil {
+		return err
+	}
+	path := scratchPath(conf.CNIDir, req.ContainerID)
+	ds, state, err := readScratch(path)
+	switch {
+	case state == scratchOK:
+		for _, d := range ds {
+			if err := d.SetCNIVersionIfMissing(conf.CNIVersion); err != nil {
+				return fmt.Errorf("%w: delegate cache %s: %w", ErrInvalidConfig, path, err)
+			}
+		}
+	case state == scratchCorrupt:
+		// Upstream logs and succeeds here, leaking every attachment; we
+		// keep the evidence and still clean up what the API can tell us.
+		req.Logger.Error("delegate cache is corrupt; moving it aside and rebuilding the delegates from the API",
+			"file", path, "err", err)
+		if a.opts.Observer != nil {
+			a.opts.Observer.CorruptCache(req.ContainerID)
+		}
+		if err := os.Rename(path, path+".corrupt"); err != nil {
+			req.Logger.Error("moving corrupt delegate cache aside", "file", path, "err", err)
+		}
+		if ds, err = a.rebuild(ctx, req, conf, true); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default: // missing
+		if ds, err = a.rebuild(ctx, req, conf, false); err != nil {
+			return err
+		}
+		if ds == nil {
+			return nil
+		}
+	}
+	atts, err := a.prepare(inv, ds)
+	if err != nil {
+		return err
+	}
+	delErr := a.delAll(ctx, req, target(conf), atts)
+	if state == scratchOK {
+		if delErr != nil && conf.RetryDeleteOnError {
+			req.Logger.Warn("DEL failed; keeping the delegate cache for the retry (retryDeleteOnError)", "file", path)
+		} else if err := removeIfExists(path); err != nil {
+			delErr = errors.Join(delErr, fmt.Errorf("remove delegate cache: %w", err))
+		}
+	}
+	return delErr
+}
+
+// rebuild resolves the delegates again when the cache cannot be used. With
+// no cache and no pod there is nothing known to delete: success without
+// calling any delegate, because delegates that keep no state of their own
+// reject a DEL they cannot match and the runtime would retry forever (DEL
+// storms, upstream PR #1498). A corrupt cache proves an ADD happened, so
+// then even without a pod the cluster and default networks are deleted.
+func (a *Attacher) rebuild(ctx context.Context, req *Request, conf *netconf.NetConf, corrupt bool) ([]*netconf.Delegate, error) {
+	pod, err := a.getPod(ctx, req.Pod, OpDel)
+	switch {
+	case errors.Is(err, ErrPodNotFound):
+		pod = nil
+	case err != nil:
+		return nil, fmt.Errorf("%w: no delegate cache and the pod lookup failed: %w", ErrTryAgain, err)
+	}
+	if pod == nil && !corrupt {
+		req.Logger.Info("no delegate cache and no pod: nothing to delete", "cniDir", conf.CNIDir)
+		return nil, nil
+	}
+	ds, err := a.opts.Resolver.Delegates(ctx, conf, pod)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild delegates for DEL: %w", err)
+	}
+	if len(ds) == 0 {
+		return nil, fmt.Errorf("%w: rebuild delegates for DEL: no networks", ErrInvalidConfig)
+	}
+	req.Logger.Info("rebuilt delegates for DEL", "count", len(ds), "corruptCache", corrupt)
+	return ds, nil
+}

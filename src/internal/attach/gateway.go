@@ -1,0 +1,186 @@
+package attach
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+
+	cnitypes "github.com/containernetworking/cni/pkg/types"
+	types100 "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/multus-thick/multus-thick/src/internal/netconf"
+)
+
+// checkGatewayConfig implements §4.10's CheckGatewayConfig: when any
+// delegate carries a default-route request, at most one IPv4 and one IPv6
+// gateway may be requested across all delegates (no ECMP), and every
+// delegate is marked to lose the default routes of the families it did not
+// ask a gateway for.
+func checkGatewayConfig(ds []*netconf.Delegate) error {
+	requested := false
+	var v4Owner, v6Owner string
+	for _, d := range ds {
+		if d.GatewayRequest == nil {
+			continue
+		}
+		requested = true
+		for _, gw := range *d.GatewayRequest {
+			owner := &v6Owner
+			if gw.To4() != nil {
+				owner = &v4Owner
+			}
+			if *owner != "" {
+				return fmt.Errorf("%w: multus does not support ECMP for default-route: networks %q and %q both request a default route of the same IP family", ErrInvalidConfig, *owner, d.Name)
+			}
+			*owner = d.Name
+		}
+	}
+	if !requested {
+		return nil
+	}
+	for _, d := range ds {
+		hasV4, hasV6 := requestedFamilies(d)
+		d.IsFilterV4Gateway = !hasV4
+		d.IsFilterV6Gateway = !hasV6
+	}
+	return nil
+}
+
+func requestedFamilies(d *netconf.Delegate) (v4, v6 bool) {
+	if d.GatewayRequest == nil {
+		return false, false
+	}
+	for _, gw := range *d.GatewayRequest {
+		if gw.To4() != nil {
+			v4 = true
+		} else {
+			v6 = true
+		}
+	}
+	return v4, v6
+}
+
+// routePlan is what default-route handling does for one delegate.
+type routePlan struct {
+	delV4, delV6 bool
+	gateways     []net.IP
+}
+
+func planRoutes(d *netconf.Delegate) (routePlan, bool) {
+	hasV4, hasV6 := requestedFamilies(d)
+	p := routePlan{delV4: d.IsFilterV4Gateway || hasV4, delV6: d.IsFilterV6Gateway || hasV6}
+	if d.GatewayRequest != nil {
+		p.gateways = *d.GatewayRequest
+	}
+	return p, p.delV4 || p.delV6 || len(p.gateways) > 0
+}
+
+// applyRoutesToResult edits a 1.0.0 result the same way the netns and the
+// libcni cache are edited, so network-status reports the real gateway.
+func applyRoutesToResult(res *types100.Result, p routePlan) {
+	kept := res.Routes[:0]
+	for _, r := range res.Routes {
+		if r != nil && isDefaultDst(&r.Dst) && ((r.Dst.IP.To4() != nil && p.delV4) || (r.Dst.IP.To4() == nil && p.delV6)) {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	res.Routes = kept
+	for _, gw := range p.gateways {
+		res.Routes = append(res.Routes, &cnitypes.Route{Dst: defaultDst(gw), GW: gw})
+	}
+}
+
+func defaultDst(gw net.IP) net.IPNet {
+	if gw.To4() != nil {
+		return net.IPNet{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)}
+	}
+	return net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}
+}
+
+// editResultCache applies p to libcni's result cache
+// <cacheDir>/results/<network>-<containerID>-<ifname>, so that CHECK and
+// DEL (which receive the cached result as prevResult) see the routes the
+// pod really has. Results in 0.1.0/0.2.0 form keep routes under ip4/ip6.
+func editResultCache(cacheDir, network, containerID, ifname string, p routePlan) error {
+	path := filepath.Join(cacheDir, "results", fmt.Sprintf("%s-%s-%s", network, containerID, ifname))
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read result cache: %w", err)
+	}
+	var cached map[string]json.RawMessage
+	if err := json.Unmarshal(data, &cached); err != nil {
+		return fmt.Errorf("decode result cache %s: %w", path, err)
+	}
+	var result map[string]any
+	if raw, ok := cached["result"]; ok {
+		if err := json.Unmarshal(raw, &result); err != nil {
+			return fmt.Errorf("decode result cache %s: %w", path, err)
+		}
+	}
+	if result == nil {
+		return nil
+	}
+	if _, legacy := result["ip4"]; legacy || result["ip6"] != nil {
+		for fam, del := range map[string]bool{"ip4": p.delV4, "ip6": p.delV6} {
+			sub, _ := result[fam].(map[string]any)
+			if sub == nil {
+				continue
+			}
+			routes, _ := sub["routes"].([]any)
+			sub["routes"] = editRoutes(routes, del && fam == "ip4", del && fam == "ip6", familyGateways(p.gateways, fam == "ip4"))
+		}
+	} else {
+		routes, _ := result["routes"].([]any)
+		result["routes"] = editRoutes(routes, p.delV4, p.delV6, p.gateways)
+	}
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	cached["result"] = raw
+	out, err := json.Marshal(cached)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, out)
+}
+
+func familyGateways(gws []net.IP, v4 bool) []net.IP {
+	var out []net.IP
+	for _, gw := range gws {
+		if (gw.To4() != nil) == v4 {
+			out = append(out, gw)
+		}
+	}
+	return out
+}
+
+func editRoutes(routes []any, delV4, delV6 bool, gateways []net.IP) []any {
+	out := []any{}
+	for _, r := range routes {
+		m, _ := r.(map[string]any)
+		dst, _ := m["dst"].(string)
+		if _, n, err := net.ParseCIDR(dst); err == nil && isDefaultDst(n) {
+			if (n.IP.To4() != nil && delV4) || (n.IP.To4() == nil && delV6) {
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	for _, gw := range gateways {
+		dst := "0.0.0.0/0"
+		if gw.To4() == nil {
+			dst = "::0/0"
+		}
+		out = append(out, map[string]any{"dst": dst, "gw": gw.String()})
+	}
+	return out
+}

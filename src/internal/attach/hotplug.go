@@ -1,0 +1,173 @@
+package attach
+
+import (
+	"context"
+	"fmt"
+
+	cnitypes "github.com/containernetworking/cni/pkg/types"
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
+	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
+
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/netconf"
+)
+
+// The /delegate endpoint (hot-plug, §2.7): req.Config is ONE delegate
+// config, the interface is req.IfName, and no scratch cache is written.
+// Unlike upstream, ADD and DEL merge their interface into (or out of) the
+// pod's network-status, and a failed ADD is rolled back.
+
+// DelegateAdd attaches one more interface to a running pod.
+func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (cnitypes.Result, error) {
+	at, unlock, err := a.hotplugPrepare(ctx, req, attrs)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	pod, err := a.getPod(ctx, req.Pod, OpAdd)
+	if err != nil {
+		// Unlike /cni, a missing pod is an error here: there is no sandbox
+		// being torn down, the caller asked for an interface on a pod.
+		return nil, err
+	}
+	tx := &addTx{a: a, req: req, pod: pod, t: a.hotplugTarget()}
+	res, err := tx.addOne(ctx, at)
+	if err != nil {
+		return nil, tx.rollbackHotplug(ctx, at, err)
+	}
+	tx.event(at, res)
+	if a.opts.Status != nil && pod != nil {
+		st, err := nadutils.CreateNetworkStatuses(res, at.d.Name, false, loadDeviceInfo(at.devInfo))
+		if err != nil {
+			return nil, tx.rollbackHotplug(ctx, nil, fmt.Errorf("%s: build network status: %w", at, err))
+		}
+		err = a.opts.Status.UpdateNetworkStatus(ctx, req.Pod, func(cur []nadv1.NetworkStatus) []nadv1.NetworkStatus {
+			out := withoutInterface(cur, at.ifname)
+			for _, s := range st {
+				out = append(out, *s)
+			}
+			return out
+		})
+		if err != nil {
+			return nil, tx.rollbackHotplug(ctx, nil, fmt.Errorf("write network-status: %w", err))
+		}
+	}
+	return res, nil
+}
+
+// rollbackHotplug is rollback without a scratch cache.
+func (tx *addTx) rollbackHotplug(ctx context.Context, failedAt *attachment, cause error) error {
+	if len(tx.ran) > 0 {
+		if err := tx.a.delAll(ctx, tx.req, tx.t, tx.ran); err != nil {
+			tx.req.Logger.Error("rollback DEL failed", "err", err)
+		}
+	}
+	return tx.a.failed(tx.pod, failedAt, cause)
+}
+
+// DelegateDel detaches the interface req.IfName. Errors are returned (the
+// /cni DEL error policy is the shim's business, not this endpoint's).
+func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) error {
+	at, unlock, err := a.hotplugPrepare(ctx, req, attrs)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	pod, err := a.getPod(ctx, req.Pod, OpDel)
+	if err != nil {
+		return err
+	}
+	if err := a.delAll(ctx, req, a.hotplugTarget(), []*attachment{at}); err != nil {
+		return err
+	}
+	if a.opts.Status == nil || pod == nil {
+		return nil
+	}
+	err = a.opts.Status.UpdateNetworkStatus(ctx, req.Pod, func(cur []nadv1.NetworkStatus) []nadv1.NetworkStatus {
+		return withoutInterface(cur, at.ifname)
+	})
+	if err != nil {
+		return fmt.Errorf("write network-status: %w", err)
+	}
+	return nil
+}
+
+// DelegateCheck runs CHECK on the given delegate config.
+func (a *Attacher) DelegateCheck(ctx context.Context, req *Request) error {
+	at, unlock, err := a.hotplugPrepare(ctx, req, nil)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return a.runner.Check(ctx, a.hotplugTarget(), at.d, at.rt)
+}
+
+// DelegateStatus runs STATUS on the given delegate config; skipped below
+// CNI 1.1.0.
+func (a *Attacher) DelegateStatus(ctx context.Context, req *Request) error {
+	d, err := netconf.LoadDelegate(req.Config)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if !atLeast(d.CNIVersion(), "1.1.0") {
+		return nil
+	}
+	return a.runner.Status(ctx, a.hotplugTarget(), d)
+}
+
+func (a *Attacher) hotplugTarget() delegate.Target {
+	return delegate.Target{BinDir: a.opts.BinDir, CacheDir: a.opts.CNIDir}
+}
+
+// hotplugPrepare loads the delegate config, applies the interface
+// attributes and takes the container's lock.
+func (a *Attacher) hotplugPrepare(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (*attachment, func(), error) {
+	if err := validContainerID(req.ContainerID); err != nil {
+		return nil, nil, err
+	}
+	d, err := netconf.LoadDelegate(req.Config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if attrs != nil {
+		d.IPRequest = attrs.IPRequest
+		d.MacRequest = attrs.MacRequest
+		if attrs.CNIArgs != nil {
+			if err := d.InjectCNIArgs(*attrs.CNIArgs); err != nil {
+				return nil, nil, fmt.Errorf("%w: cni-args: %w", ErrInvalidConfig, err)
+			}
+		}
+	}
+	d.IfnameRequest = req.IfName
+	names, err := ifNames([]*netconf.Delegate{d}, req.IfName)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, err := newInvocation(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The config is the delegate's own, not a Multus config: its
+	// runtimeConfig is no runtime's, so nothing is taken from it.
+	inv.runtimeConfig = nil
+	at := &attachment{d: d, ifname: names[0], rt: inv.runtimeConf(d, names[0], "")}
+	unlock, err := a.lock(ctx, req.ContainerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return at, unlock, nil
+}
+
+// withoutInterface drops the entries of ifname (the default network's
+// entry is never dropped: a hot-plug call does not own it).
+func withoutInterface(cur []nadv1.NetworkStatus, ifname string) []nadv1.NetworkStatus {
+	out := make([]nadv1.NetworkStatus, 0, len(cur)+1)
+	for _, s := range cur {
+		if s.Interface == ifname && !s.Default {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+package attach
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/containernetworking/cni/pkg/utils"
+
+	"github.com/multus-thick/multus-thick/src/internal/netconf"
+)
+
+// scratchPath is upstream's delegate cache <cniDir>/<containerID>. The
+// container ID was validated (no path separators) before this is called.
+func scratchPath(cniDir, containerID string) string {
+	return filepath.Join(cniDir, containerID)
+}
+
+func validContainerID(id string) error {
+	if cerr := utils.ValidateContainerID(id); cerr != nil {
+		return fmt.Errorf("%w: container ID %q: %s", ErrInvalidRequest, id, cerr.Msg)
+	}
+	return nil
+}
+
+// writeScratch writes the delegate cache atomically (temp file + rename)
+// so that a crash never leaves a truncated file that DEL would find corrupt.
+func writeScratch(cniDir, containerID string, ds []*netconf.Delegate) error {
+	data, err := netconf.MarshalCache(ds)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(scratchPath(cniDir, containerID), data)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create cache dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	cleanup := func() { _ = os.Remove(tmp.Name()) }
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		cleanup()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// CreateTemp already uses 0600; Sync so rename never exposes an empty file.
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		cleanup()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		cleanup()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		cleanup()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// scratchState says what readScratch found.
+type scratchState int
+
+const (
+	scratchOK scratchState = iota
+	scratchMissing
+	scratchCorrupt
+)
+
+// readScratch reads the delegate cache. A file that exists but cannot be
+// decoded is scratchCorrupt with the decode error.
+func readScratch(path string) ([]*netconf.Delegate, scratchState, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, scratchMissing, nil
+	}
+	if err != nil {
+		return nil, scratchMissing, fmt.Errorf("read delegate cache: %w", err)
+	}
+	ds, err := netconf.UnmarshalCache(data)
+	if err == nil && len(ds) == 0 {
+		err = errors.New("no delegates in the cache")
+	}
+	if err != nil {
+		return nil, scratchCorrupt, err
+	}
+	return ds, scratchOK, nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
