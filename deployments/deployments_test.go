@@ -1,0 +1,299 @@
+package deployments
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func TestBundleInSync(t *testing.T) {
+	want, err := Bundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Committed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("deployments/%s is out of date with the per-kind files: run `make lab-manifests` and commit it", BundleFile)
+	}
+}
+
+func TestBundleDecodesToResourceObjects(t *testing.T) {
+	data, err := Committed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	res, err := Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res {
+		o, err := Decode(f.Data)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		want = append(want, kinds(o)...)
+	}
+	if got := kinds(objs); !slices.Equal(got, want) {
+		t.Fatalf("bundle objects = %v, want %v", got, want)
+	}
+}
+
+// One kind per file; rbac.yaml is the one concern that needs two (a role is
+// useless without its binding).
+func TestOneKindPerFile(t *testing.T) {
+	res, err := Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res {
+		objs, err := Decode(f.Data)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		got := kinds(objs)
+		want := []string{objs[0].GetKind()}
+		if f.Name == "rbac.yaml" {
+			want = []string{"ClusterRole", "ClusterRoleBinding"}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s holds %v, want %v", f.Name, got, want)
+		}
+	}
+}
+
+func TestObjectsUseLabImageAndNeverPull(t *testing.T) {
+	k, err := ReadKustomization()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Images) != 1 {
+		t.Fatalf("kustomization images = %+v, want exactly the lab override", k.Images)
+	}
+	labRef := k.Images[0].NewName + ":" + k.Images[0].NewTag
+	objs, err := Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range containers(t, objs) {
+		n++
+		if c["image"] != labRef {
+			t.Errorf("container %v image = %v, want %s", c["name"], c["image"], labRef)
+		}
+		if p := c["imagePullPolicy"]; p != "IfNotPresent" && p != "Never" {
+			t.Errorf("container %v imagePullPolicy = %v: the lab is offline, images are preloaded", c["name"], p)
+		}
+	}
+	if n != 2 {
+		t.Fatalf("found %d containers, want 2 (installer + daemon)", n)
+	}
+}
+
+func TestDaemonConfig(t *testing.T) {
+	obj := only(t, "ConfigMap")
+	raw, _, _ := unstructured.NestedString(obj.Object, "data", "daemon-config.json")
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatalf("daemon-config.json: %v", err)
+	}
+	want := map[string]any{
+		"chrootDir":           "/hostroot",
+		"cniVersion":          "0.3.1",
+		"logLevel":            "verbose",
+		"logToStderr":         true,
+		"cniConfigDir":        "/host/etc/cni/net.d",
+		"multusAutoconfigDir": "/host/etc/cni/net.d",
+		"multusConfigFile":    "auto",
+		"socketDir":           "/host/run/multus/",
+		"cniDir":              "/var/lib/cni/multus",
+	}
+	for k, v := range want {
+		if cfg[k] != v {
+			t.Errorf("daemon-config %s = %v, want %v", k, cfg[k], v)
+		}
+	}
+}
+
+// Every host directory the daemon mounts is deliberate (anti-pattern 16:
+// privilege sprawl). Adding one means adding it here with a reason.
+func TestDaemonSetHostPaths(t *testing.T) {
+	allowed := map[string]string{
+		"/":                               "chroot for delegates",
+		"/etc/cni/net.d":                  "auto mode reads the primary config, writes 00-multus.conf",
+		"/opt/cni/bin":                    "shim install; delegate lookup at the same path",
+		"/run/multus":                     "the daemon's socket",
+		"/var/lib/cni/multus":             "scratch cache for DEL",
+		"/run/netns":                      "the daemon opens pod netns itself",
+		"/var/lib/kubelet/pod-resources":  "device IDs",
+		"/var/lib/kubelet/device-plugins": "device IDs (checkpoint fallback)",
+		"/etc/cni/multus/net.d":           "confDir for NADs with an empty spec",
+	}
+	ds := only(t, "DaemonSet")
+	vols, _, _ := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", "volumes")
+	seen := map[string]bool{}
+	for _, v := range vols {
+		p, ok, _ := unstructured.NestedString(v.(map[string]any), "hostPath", "path")
+		if !ok {
+			continue
+		}
+		seen[p] = true
+		if _, ok := allowed[p]; !ok {
+			t.Errorf("hostPath %s is not in the reviewed list", p)
+		}
+	}
+	for p, why := range allowed {
+		if !seen[p] {
+			t.Errorf("hostPath %s (%s) is missing", p, why)
+		}
+	}
+	spec, _, _ := unstructured.NestedMap(ds.Object, "spec", "template", "spec")
+	if spec["hostNetwork"] != true || spec["hostPID"] != true {
+		t.Errorf("hostNetwork/hostPID = %v/%v, want true/true", spec["hostNetwork"], spec["hostPID"])
+	}
+	if g, _, _ := unstructured.NestedInt64(spec, "terminationGracePeriodSeconds"); g != 30 {
+		t.Errorf("terminationGracePeriodSeconds = %d, want 30", g)
+	}
+}
+
+// The daemon's role is least privilege: no wildcard, no write to pods or NADs.
+func TestRBACLeastPrivilege(t *testing.T) {
+	role := only(t, "ClusterRole")
+	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+	got := map[string][]string{}
+	for _, r := range rules {
+		rm := r.(map[string]any)
+		groups, _, _ := unstructured.NestedStringSlice(rm, "apiGroups")
+		res, _, _ := unstructured.NestedStringSlice(rm, "resources")
+		verbs, _, _ := unstructured.NestedStringSlice(rm, "verbs")
+		for _, g := range groups {
+			for _, r := range res {
+				got[g+"/"+r] = append(got[g+"/"+r], verbs...)
+			}
+		}
+	}
+	want := map[string][]string{
+		"/pods":        {"get", "list", "watch"},
+		"/pods/status": {"update", "patch"},
+		"k8s.cni.cncf.io/network-attachment-definitions": {"get", "list", "watch"},
+		"/events":              {"create", "patch"},
+		"events.k8s.io/events": {"create", "patch"},
+	}
+	if len(got) != len(want) {
+		t.Errorf("role covers %v, want %v", got, want)
+	}
+	for k, v := range want {
+		g := slices.Clone(got[k])
+		slices.Sort(g)
+		w := slices.Clone(v)
+		slices.Sort(w)
+		if !slices.Equal(g, w) {
+			t.Errorf("%s verbs = %v, want %v", k, got[k], v)
+		}
+	}
+}
+
+func TestParseKustomizationRejectsUnsupportedFields(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		ok       bool
+	}{
+		{"resources and images", "resources: [a.yaml]\nimages: [{name: x, newTag: y}]\n", true},
+		{"patches", "resources: [a.yaml]\npatches: [{path: p.yaml}]\n", false},
+		{"namespace", "resources: [a.yaml]\nnamespace: other\n", false},
+		{"no resources", "images: []\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseKustomization([]byte(tc.in))
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestImageOverrideRef(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    ImageOverride
+		in   string
+		want string
+	}{
+		{"name and tag", ImageOverride{Name: "a/b", NewName: "c/d", NewTag: "t"}, "a/b:1", "c/d:t"},
+		{"tag only", ImageOverride{Name: "a/b", NewTag: "t"}, "a/b", "a/b:t"},
+		{"name only keeps tag", ImageOverride{Name: "a/b", NewName: "c/d"}, "a/b:1", "c/d:1"},
+		{"registry port is not a tag", ImageOverride{Name: "r:5000/b", NewTag: "t"}, "r:5000/b", "r:5000/b:t"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.o.Ref(tc.in); got != tc.want {
+				t.Fatalf("Ref(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeSkipsCommentOnlyDocuments(t *testing.T) {
+	objs, err := Decode([]byte("# only a comment\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].GetName() != "a" {
+		t.Fatalf("objects = %v, want the one ConfigMap", kinds(objs))
+	}
+}
+
+func kinds(objs []*unstructured.Unstructured) []string {
+	out := make([]string, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.GetKind())
+	}
+	return out
+}
+
+func only(t *testing.T, kind string) *unstructured.Unstructured {
+	t.Helper()
+	objs, err := Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			found = append(found, o)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("found %d %s objects, want 1", len(found), kind)
+	}
+	return found[0]
+}
+
+func containers(t *testing.T, objs []*unstructured.Unstructured) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, o := range objs {
+		for _, f := range []string{"containers", "initContainers"} {
+			list, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", f)
+			if err != nil {
+				t.Fatalf("%s: %v", o.GetKind(), err)
+			}
+			for _, c := range list {
+				out = append(out, c.(map[string]any))
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no containers found")
+	}
+	return out
+}
