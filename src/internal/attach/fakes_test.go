@@ -135,6 +135,17 @@ func (f *fakeExec) find(command, name string) (execCall, bool) {
 	return execCall{}, false
 }
 
+func (f *fakeExec) findType(command, typ string) (execCall, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.calls {
+		if c.Command == command && c.Type == typ {
+			return c, true
+		}
+	}
+	return execCall{}, false
+}
+
 func (f *fakeExec) reset() {
 	f.mu.Lock()
 	f.calls = nil
