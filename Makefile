@@ -76,7 +76,7 @@ bench-go: build ## Go benchmarks (shim process cost, ADD+DEL round trip)
 
 .PHONY: k8s-bins
 k8s-bins: ## Build kube-apiserver, kubectl, kubelet, kubeadm... $(K8S_VERSION) into the cache
-	@echo "k8s-bins: not wired yet" >&2; exit 1
+	K8S_VERSION=$(K8S_VERSION) MT_CACHE=$(MT_CACHE) $(GO) run ./lab/cmd/lab k8s-bins
 
 .PHONY: test-integration
 test-integration: ## Integration tier against a real kube-apiserver + etcd (envtest)
@@ -84,9 +84,46 @@ test-integration: ## Integration tier against a real kube-apiserver + etcd (envt
 
 ##@ Lab
 
+.PHONY: lab-docker
+lab-docker: ## Start a docker engine able to run kind nodes (installs docker.io, runtime wrapper if needed)
+	$(GO) run ./lab/cmd/lab docker
+
+.PHONY: node-image
+node-image: ## Bake the kind node image offline (cold about 30 min, cached by version)
+	K8S_VERSION=$(K8S_VERSION) MT_CACHE=$(MT_CACHE) $(GO) run ./lab/cmd/lab bake
+
+# The lab command reads these; step logs go to $(ARTIFACTS)/lab/<step>.log, the kubeconfig to
+# $(ARTIFACTS)/kubeconfig. LAB_CLUSTER (default mt-lab) and LAB_NODE_IMAGE (an upstream kind
+# node image instead of the local bake) pass through from the environment.
+LAB := K8S_VERSION=$(K8S_VERSION) MT_CACHE=$(MT_CACHE) ARTIFACTS=$(ARTIFACTS) MT_LOG_DIR=$(ARTIFACTS)/lab $(GO) run ./lab/cmd/lab
+
 .PHONY: lab-up
-lab-up: ## Bring up the offline kind lab (bakes the node image on first run)
-	@echo "lab-up: not wired yet" >&2; exit 1
+lab-up: ## Bring up the offline kind lab, or repair it (bakes the node image on first run)
+	$(LAB) up
+
+.PHONY: lab-down
+lab-down: ## Delete the lab cluster, the egress guard and the guard's network (nothing else)
+	$(LAB) down
+
+.PHONY: lab-status
+lab-status: ## Nodes, daemon pods, NADs, pod attachments and the guard's reject counter
+	$(LAB) status
+
+.PHONY: lab-logs
+lab-logs: ## kind export logs and the daemon's logs into $(ARTIFACTS)/logs
+	$(LAB) logs
+
+.PHONY: lab-load
+lab-load: ## Rebuild our binaries and lab images and load them into the running lab
+	$(LAB) load
+
+.PHONY: lab-deploy
+lab-deploy: ## lab-load, then apply deployments/ and wait for the daemon's rollout
+	$(LAB) deploy
+
+.PHONY: lab-manifests
+lab-manifests: ## Regenerate deployments/multus-daemonset-thick.yml from the per-kind files
+	$(LAB) manifests
 
 ##@ E2E
 

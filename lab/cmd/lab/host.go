@@ -12,9 +12,7 @@ func runDocker(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {
 		return errUsage
 	}
-	return e.progress.Do(ctx, "docker engine", func(ctx context.Context, _ io.Writer) error {
-		return host.EnsureDocker(ctx, e.log, host.DefaultDockerOptions(e.repoRoot))
-	})
+	return e.ensureDocker(ctx)
 }
 
 // guardOptions are the guard's defaults; LAB_NETWORK_SUBNET moves the kind network.
