@@ -70,3 +70,19 @@ func runFlanneld(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintln(e.stdout, path)
 	return nil
 }
+
+func runIptablesLayer(ctx context.Context, e *env, args []string) error {
+	if len(args) != 0 {
+		return errUsage
+	}
+	o, err := e.bakeOptions()
+	if err != nil {
+		return err
+	}
+	path, err := bake.EnsureIptablesLayer(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, path)
+	return nil
+}

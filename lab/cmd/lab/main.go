@@ -22,18 +22,19 @@ type command struct {
 // commands is the dispatch table. To add a subcommand, add one line here and put its
 // function in its own file of this package.
 var commands = map[string]command{
-	"docker":    {"start a docker engine that can run kind nodes (installs docker.io if missing)", runDocker},
-	"guard":     {"egress guard: guard up|down|status", runGuard},
-	"k8s-bins":  {"build the Kubernetes binaries into the version cache", runK8sBins},
-	"bake":      {"bake the kind node image locally (cached by version)", runBake},
-	"flanneld":  {"build flanneld into the version cache and print its path", runFlanneld},
-	"up":        {"bring the lab up, or repair it (make lab-up)", runUp},
-	"down":      {"delete the lab cluster, the guard and its network (make lab-down)", runDown},
-	"status":    {"nodes, daemon pods, NADs, pod attachments, guard counter (make lab-status)", runStatus},
-	"logs":      {"kind export logs and daemon logs into $ARTIFACTS/logs (make lab-logs)", runLogs},
-	"load":      {"rebuild our binaries and images and load them into the nodes (make lab-load)", runLoad},
-	"deploy":    {"load, then apply deployments/ and wait for the rollout (make lab-deploy)", runDeploy},
-	"manifests": {"regenerate deployments/multus-daemonset-thick.yml (make lab-manifests)", runManifests},
+	"docker":         {"start a docker engine that can run kind nodes (installs docker.io if missing)", runDocker},
+	"guard":          {"egress guard: guard up|down|status", runGuard},
+	"k8s-bins":       {"build the Kubernetes binaries into the version cache", runK8sBins},
+	"bake":           {"bake the kind node image locally (cached by version)", runBake},
+	"flanneld":       {"build flanneld into the version cache and print its path", runFlanneld},
+	"iptables-layer": {"make the iptables image layer (from the node rootfs) and print its path", runIptablesLayer},
+	"up":             {"bring the lab up, or repair it (make lab-up)", runUp},
+	"down":           {"delete the lab cluster, the guard and its network (make lab-down)", runDown},
+	"status":         {"nodes, daemon pods, NADs, pod attachments, guard counter (make lab-status)", runStatus},
+	"logs":           {"kind export logs and daemon logs into $ARTIFACTS/logs (make lab-logs)", runLogs},
+	"load":           {"rebuild our binaries and images and load them into the nodes (make lab-load)", runLoad},
+	"deploy":         {"load, then apply deployments/ and wait for the rollout (make lab-deploy)", runDeploy},
+	"manifests":      {"regenerate deployments/multus-daemonset-thick.yml (make lab-manifests)", runManifests},
 }
 
 func main() {

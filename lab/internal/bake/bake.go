@@ -30,6 +30,9 @@ func EnsureNodeImage(ctx context.Context, o Options) (string, error) {
 	if err := ensureRootfs(ctx, o); err != nil {
 		return "", err
 	}
+	if _, err := EnsureIptablesLayer(ctx, o); err != nil {
+		return "", err
+	}
 	// Tools that do not depend on what kubeadm names build while Kubernetes may still be building.
 	if err := ensureCNIPlugins(ctx, o); err != nil {
 		return "", err

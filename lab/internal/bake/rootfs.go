@@ -20,9 +20,9 @@ var iptablesTools = []string{
 	"/usr/sbin/xtables-nft-multi", "/usr/sbin/xtables-legacy-multi", "/usr/sbin/nft", "/usr/sbin/conntrack",
 }
 
-// ensureRootfs makes the rootfs tarball and the iptables layer (both from one debootstrap).
+// ensureRootfs makes the rootfs tarball with debootstrap, configured as kind's base image is.
 func ensureRootfs(ctx context.Context, o Options) error {
-	if gobuild.Exists(o.rootfsTar()) && gobuild.Exists(o.IptablesLayer()) {
+	if gobuild.Exists(o.rootfsTar()) {
 		o.Progress.Cached("debian "+o.Suite+" rootfs", o.rootfsTar())
 		return nil
 	}
@@ -42,9 +42,6 @@ func ensureRootfs(ctx context.Context, o Options) error {
 		}
 		if err := configureRootfs(ctx, r, work); err != nil {
 			return err
-		}
-		if err := writeIptablesLayer(ctx, r, work, o.IptablesLayer()); err != nil {
-			return fmt.Errorf("iptables layer: %w", err)
 		}
 		tmp := o.rootfsTar() + ".tmp"
 		if err := r.Run(ctx, "tar", "-C", work, "--numeric-owner", "--xattrs", "-cf", tmp, "."); err != nil {
@@ -145,41 +142,71 @@ func CRIBaseSpec(spec []byte) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// writeIptablesLayer tars iptablesTools, the symlinks that name them (iptables, ip6tables...
-// through /etc/alternatives), the xtables modules and every shared library they need.
-func writeIptablesLayer(ctx context.Context, r run.Runner, root, out string) error {
-	paths := map[string]bool{}
-	var elfs []string
-	for _, t := range iptablesTools {
-		paths[t] = true
-		elfs = append(elfs, t)
+// EnsureIptablesLayer makes IptablesLayer from the cached rootfs and returns its path.
+func EnsureIptablesLayer(ctx context.Context, o Options) (string, error) {
+	out := o.IptablesLayer()
+	if gobuild.Exists(out) {
+		o.Progress.Cached("iptables layer", out)
+		return out, nil
 	}
+	if err := ensureRootfs(ctx, o); err != nil {
+		return "", err
+	}
+	err := o.Progress.Do(ctx, "iptables layer", func(ctx context.Context, log io.Writer) error {
+		r := run.Runner{Log: log, Env: o.Env}
+		work := filepath.Join(filepath.Dir(out), "iptables.tmp")
+		if err := os.RemoveAll(work); err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return err
+		}
+		if err := r.Run(ctx, "tar", "-C", work, "--numeric-owner", "-xf", o.rootfsTar()); err != nil {
+			return err
+		}
+		return writeIptablesLayer(ctx, r, work, out)
+	})
+	return out, err
+}
+
+// writeIptablesLayer tars iptablesTools, the symlinks that name them (iptables, ip6tables...
+// through /etc/alternatives), the xtables modules and every shared library they need. Paths
+// are stored where they really live (Debian merges /lib into /usr/lib), with the merge
+// symlinks themselves, so relative library links still resolve in the image.
+func writeIptablesLayer(ctx context.Context, r run.Runner, root, out string) error {
+	var elfs []string
+	names := append([]string(nil), iptablesTools...)
 	modules, _ := filepath.Glob(filepath.Join(root, "usr/lib/*-linux-gnu/xtables/*.so"))
 	for _, m := range modules {
-		rel := "/" + strings.TrimPrefix(m, root+"/")
-		paths[rel] = true
-		elfs = append(elfs, rel)
+		names = append(names, "/"+strings.TrimPrefix(m, root+"/"))
 	}
+	elfs = append(elfs, names...)
 	for _, dir := range []string{"usr/sbin", "etc/alternatives"} {
 		entries, _ := os.ReadDir(filepath.Join(root, dir))
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), "ip") && strings.Contains(e.Name(), "tables") ||
 				strings.HasPrefix(e.Name(), "ebtables") || strings.HasPrefix(e.Name(), "arptables") {
-				paths["/"+dir+"/"+e.Name()] = true
+				names = append(names, "/"+dir+"/"+e.Name())
 			}
 		}
 	}
 	for _, elf := range elfs {
-		out, err := r.Output(ctx, "chroot", root, "ldd", elf)
+		lddOut, err := r.Output(ctx, "chroot", root, "ldd", elf)
 		if err != nil {
 			return fmt.Errorf("ldd %s: %w", elf, err)
 		}
-		for _, lib := range ParseLdd(string(out)) {
-			paths[lib] = true
-			// Keep the name the loader asks for and the file it points at.
-			if target, err := filepath.EvalSymlinks(filepath.Join(root, lib)); err == nil {
-				paths["/"+strings.TrimPrefix(target, root+"/")] = true
-			}
+		names = append(names, ParseLdd(string(lddOut))...)
+	}
+	paths := map[string]bool{}
+	for _, top := range []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"} {
+		if fi, err := os.Lstat(filepath.Join(root, top)); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			paths[top] = true
+		}
+	}
+	for _, n := range names {
+		if err := addWithLinks(root, n, paths); err != nil {
+			return err
 		}
 	}
 	list := make([]string, 0, len(paths))
@@ -195,6 +222,35 @@ func writeIptablesLayer(ctx context.Context, r run.Runner, root, out string) err
 		return err
 	}
 	return os.Rename(tmp, out)
+}
+
+// addWithLinks adds p (absolute inside root) at its canonical location and, when it is a
+// symlink, whatever it points at, link by link.
+func addWithLinks(root, p string, paths map[string]bool) error {
+	for range 16 { // bounded: a link loop must not hang the bake
+		dir, err := filepath.EvalSymlinks(filepath.Join(root, filepath.Dir(p)))
+		if err != nil {
+			return fmt.Errorf("resolve %s: %w", p, err)
+		}
+		canon := "/" + strings.TrimPrefix(filepath.Join(dir, filepath.Base(p)), root+"/")
+		paths[canon] = true
+		fi, err := os.Lstat(filepath.Join(root, canon))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := os.Readlink(filepath.Join(root, canon))
+		if err != nil {
+			return err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(canon), target)
+		}
+		p = target
+	}
+	return fmt.Errorf("%s: too many symlinks", p)
 }
 
 // ParseLdd returns the absolute library paths in ldd output.
