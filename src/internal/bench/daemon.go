@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Subject is a shim/daemon pair under test. Any pair that speaks the upstream
+// socket protocol and reads the upstream daemon-config keys fits.
+type Subject struct {
+	Name   string
+	Shim   string
+	Daemon string
+}
+
+// subjectDirs is the on-disk layout of one subject's daemon.
+type subjectDirs struct {
+	base       string // per-subject root
+	socketDir  string // short, under os.TempDir: unix socket paths must stay < 108 bytes
+	cniConfDir string // where the daemon writes 00-multus.conf
+	cniDir     string // scratch delegate cache
+	config     string // daemon-config.json
+	log        string // daemon stdout+stderr
+}
+
+// daemonConfig is the daemon-config.json the harness gives every subject.
+// Upstream keys only, plus kubeconfig (a host cannot use in-cluster config).
+func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig string) map[string]any {
+	return map[string]any{
+		"cniVersion":          "1.0.0",
+		"multusConfigFile":    "auto",
+		"multusAutoconfigDir": autoconfDir,
+		"cniConfigDir":        d.cniConfDir,
+		"socketDir":           d.socketDir,
+		"daemonSocketDir":     d.socketDir,
+		"binDir":              pluginsDir,
+		"cniDir":              d.cniDir,
+		"kubeconfig":          kubeconfig,
+		"logLevel":            "error",
+		"logToStderr":         true,
+	}
+}
+
+// daemonProc is a running daemon.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	pid  int
+	done chan struct{} // closed when the process has exited
+	err  error         // exit status, valid after done
+	log  *os.File
+}
+
+// startDaemon starts the subject's daemon and waits until it is ready: its
+// /readyz answers 200 and 00-multus.conf exists. It returns the time from
+// exec to ready.
+func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeconfig string, timeout time.Duration) (*daemonProc, time.Duration, error) {
+	logf, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Fprintf(logf, "=== %s start %s\n", s.Name, time.Now().UTC().Format(time.RFC3339Nano))
+	// Not CommandContext: the harness stops the daemon itself (SIGTERM,
+	// then SIGKILL) so its graceful shutdown is exercised.
+	cmd := exec.Command(s.Daemon, "-config", d.config)
+	cmd.Env = append(os.Environ(), "MULTUS_NODE_NAME="+nodeName, "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group: a terminal's ^C reaches the harness, which then
+	// stops the daemon in order instead of both racing.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, 0, fmt.Errorf("start %s: %w", s.Daemon, err)
+	}
+	p := &daemonProc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), log: logf}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+
+	client := socketClient(d.socketDir)
+	conf := filepath.Join(d.cniConfDir, "00-multus.conf")
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(conf); err == nil && readyz(ctx, client) {
+			return p, time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, errors.Join(ctx.Err(), p.stop(10*time.Second))
+		case <-p.done:
+			return nil, 0, fmt.Errorf("daemon %s exited before ready (%v); log %s: %s", s.Name, p.err, d.log, tail(d.log, 800))
+		case <-deadline.C:
+			return nil, 0, errors.Join(fmt.Errorf("daemon %s not ready after %s; log %s: %s", s.Name, timeout, d.log, tail(d.log, 800)), p.stop(10*time.Second))
+		case <-tick.C:
+		}
+	}
+}
+
+// stop sends SIGTERM and, after grace, SIGKILL; it waits for the exit.
+func (p *daemonProc) stop(grace time.Duration) error {
+	if p == nil {
+		return nil
+	}
+	defer p.log.Close()
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(grace):
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	return fmt.Errorf("daemon pid %d ignored SIGTERM for %s and was killed", p.pid, grace)
+}
+
+func (p *daemonProc) alive() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// socketClient talks HTTP over the daemon's unix socket, like the shim.
+func socketClient(socketDir string) *http.Client {
+	sock := filepath.Join(socketDir, "multus.sock")
+	return &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+		},
+	}
+}
+
+// readyz is the shim's readiness probe: POST /readyz with the body "null".
+func readyz(ctx context.Context, c *http.Client) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://dummy/readyz", bytes.NewReader([]byte("null")))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// tail returns the last n bytes of a file, for error messages.
+func tail(path string, n int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	if len(data) > n {
+		data = data[len(data)-n:]
+	}
+	return strings.TrimSpace(string(data))
+}

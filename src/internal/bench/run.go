@@ -1,0 +1,544 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containernetworking/cni/libcni"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Config is everything a run needs; cmd/mt-bench fills it from flags and env.
+type Config struct {
+	Mode       string // "quick" or "full"
+	Subjects   []Subject
+	PluginsDir string   // reference CNI plugins (bridge, macvlan, host-local)
+	AssetDirs  []string // folders searched for kube-apiserver, etcd, kubectl
+	OutDir     string   // _artifacts/bench
+	NodeName   string
+	Commit     string
+	IPBin      string // iproute2's ip
+}
+
+// ParamsFor returns the counts and pauses of a mode. quick fits in under two
+// minutes on a 2-core machine; full is the one whose figures get quoted.
+func ParamsFor(mode string) (Params, error) {
+	switch mode {
+	case "quick":
+		return Params{SeqPods: 20, Warmup: 2, Bursts: []int{10, 50, 100}, ProcRuns: 10, Starts: 2,
+			ForeignPods: 1000, ForeignNADs: 100, SettleMS: 1000, IdleSettleMS: 3000, SampleEveryMS: 10}, nil
+	case "full", "":
+		return Params{SeqPods: 100, Warmup: 3, Bursts: []int{10, 50, 100}, ProcRuns: 50, Starts: 5,
+			ForeignPods: 5000, ForeignNADs: 500, SettleMS: 3000, IdleSettleMS: 10000, SampleEveryMS: 10}, nil
+	default:
+		return Params{}, fmt.Errorf("unknown mode %q (want quick or full)", mode)
+	}
+}
+
+func (p Params) settle() time.Duration      { return time.Duration(p.SettleMS) * time.Millisecond }
+func (p Params) idleSettle() time.Duration  { return time.Duration(p.IdleSettleMS) * time.Millisecond }
+func (p Params) sampleEvery() time.Duration { return time.Duration(p.SampleEveryMS) * time.Millisecond }
+
+// maxDuration bounds a whole run, so a wedged component cannot hold the
+// machine: generous multiples of the expected 1.5 and 6 minutes.
+func (p Params) maxDuration() time.Duration {
+	if p.ForeignPods <= 1000 {
+		return 4 * time.Minute
+	}
+	return 20 * time.Minute
+}
+
+const (
+	benchNS       = "mt-bench"
+	foreignNS     = "mt-bench-foreign"
+	macvlanNAD    = "bench-macvlan"
+	clusterNet    = "bench-cluster"
+	daemonTimeout = 60 * time.Second
+)
+
+type benchPodRef struct{ namespace, name, uid string }
+
+type harness struct {
+	cfg      Config
+	params   Params
+	log      *slog.Logger
+	prefix   string
+	host     host
+	proc     ProcFS
+	work     string
+	autoconf string
+	ipamDir  string
+	master   string
+	cl       *cluster
+	pods     []benchPodRef
+	netnsSeq int
+	nadConf  []byte
+	cleanups []func(context.Context) error
+}
+
+// Run performs the whole benchmark and writes bench.json, bench.md and
+// latency.svg into cfg.OutDir. What it created is removed before it returns,
+// also when ctx is cancelled (interrupt) or a phase fails; a failed phase
+// still leaves the figures gathered so far in the report.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) (rep Report, err error) {
+	params, err := ParamsFor(cfg.Mode)
+	if err != nil {
+		return Report{}, err
+	}
+	if os.Geteuid() != 0 {
+		return Report{}, errors.New("the node-level benchmark needs root (network namespaces, links)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, params.maxDuration())
+	defer cancel()
+
+	h := &harness{cfg: cfg, params: params, log: log, proc: HostProc()}
+	h.prefix = "mtb" + randomID(2)
+	h.host = host{prefix: h.prefix, ip: cfg.IPBin}
+	rep = Report{Mode: cfg.Mode, Started: time.Now().UTC(), Params: params, Machine: describeMachine(cfg.Commit)}
+	rep.Floor.Description = "the same delegates through libcni, no shim or daemon: bridge + host-local on eth0, then macvlan + host-local on net1 (DEL in reverse order); " +
+		"VERSION row: the bridge plugin; unknown-container DEL row: the delegates' DELs, RSS of the largest."
+	defer func() {
+		// Cleanup must run even if ctx is done (interrupt): give it its own time.
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+		defer ccancel()
+		err = errors.Join(err, h.cleanup(cctx))
+		rep.Finished = time.Now().UTC()
+		err = errors.Join(err, h.writeOutputs(rep))
+	}()
+
+	if err := h.setup(ctx); err != nil {
+		return rep, fmt.Errorf("setup: %w", err)
+	}
+	for _, s := range cfg.Subjects {
+		res, err := h.runSubject(ctx, s)
+		rep.Subjects = append(rep.Subjects, res)
+		if err != nil {
+			return rep, fmt.Errorf("subject %s: %w", s.Name, err)
+		}
+	}
+	if err := h.runFloor(ctx, &rep.Floor); err != nil {
+		return rep, fmt.Errorf("floor: %w", err)
+	}
+	if err := h.populateForeign(ctx); err != nil {
+		return rep, fmt.Errorf("foreign objects: %w", err)
+	}
+	for i, s := range cfg.Subjects {
+		if err := h.runLoaded(ctx, s, &rep.Subjects[i]); err != nil {
+			return rep, fmt.Errorf("subject %s, loaded cluster: %w", s.Name, err)
+		}
+	}
+	return rep, nil
+}
+
+func (h *harness) onCleanup(fn func(context.Context) error) { h.cleanups = append(h.cleanups, fn) }
+
+func (h *harness) cleanup(ctx context.Context) error {
+	var errs []error
+	for i := len(h.cleanups) - 1; i >= 0; i-- {
+		errs = append(errs, h.cleanups[i](ctx))
+	}
+	h.cleanups = nil
+	return errors.Join(errs...)
+}
+
+func (h *harness) setup(ctx context.Context) error {
+	// A run killed with SIGKILL leaves namespaces and links behind; they all
+	// start with "mtb", so sweep them first.
+	if n, err := (host{prefix: "mtb", ip: h.cfg.IPBin}).sweep(ctx); err != nil {
+		return fmt.Errorf("sweep leftovers: %w", err)
+	} else if n > 0 {
+		h.log.Info("removed leftovers of an earlier run", "count", n)
+	}
+	h.onCleanup(func(ctx context.Context) error {
+		_, err := h.host.sweep(ctx)
+		return err
+	})
+	var err error
+	if h.work, err = os.MkdirTemp("", "mt-bench-"); err != nil {
+		return err
+	}
+	h.onCleanup(func(context.Context) error { return os.RemoveAll(h.work) })
+	h.autoconf = filepath.Join(h.work, "autoconf")
+	h.ipamDir = filepath.Join(h.work, "ipam")
+	for _, d := range []string{h.autoconf, h.ipamDir, h.cfg.OutDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+
+	// The macvlan master: a veth pair on the host (no dummy links here).
+	h.master = h.prefix + "m0"
+	if err := h.host.addVethUp(ctx, h.master, h.prefix+"m1"); err != nil {
+		return err
+	}
+	// The cluster network: a bridge without a host address or masquerade,
+	// so nothing the pods hold is routable from or to the host.
+	cluster := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       clusterNet,
+		"plugins": []any{map[string]any{
+			"type": "bridge", "bridge": h.prefix + "br", "isGateway": false, "ipMasq": false,
+			"ipam": map[string]any{"type": "host-local", "dataDir": filepath.Join(h.ipamDir, "cluster"),
+				"ranges": [][]map[string]string{{{"subnet": "10.250.0.0/16"}}}},
+		}},
+	}
+	if err := writeJSON(filepath.Join(h.autoconf, "10-bench-cluster.conflist"), cluster); err != nil {
+		return err
+	}
+	if h.nadConf, err = json.Marshal(map[string]any{
+		"cniVersion": "1.0.0", "name": macvlanNAD, "type": "macvlan", "master": h.master, "mode": "bridge",
+		"ipam": map[string]any{"type": "host-local", "dataDir": filepath.Join(h.ipamDir, "macvlan"),
+			"ranges": [][]map[string]string{{{"subnet": "10.251.0.0/16"}}}},
+	}); err != nil {
+		return err
+	}
+
+	assets, err := ResolveAssets(h.cfg.AssetDirs)
+	if err != nil {
+		return err
+	}
+	h.log.Info("starting kube-apiserver and etcd (envtest)", "apiserver", assets.APIServer, "etcd", assets.Etcd)
+	start := time.Now()
+	if h.cl, err = startCluster(assets, h.work); err != nil {
+		return err
+	}
+	h.onCleanup(func(context.Context) error { return h.cl.stop() })
+	h.log.Info("API server ready", "took", time.Since(start).Round(time.Millisecond))
+
+	for _, ns := range []string{benchNS, foreignNS} {
+		if err := h.cl.ensureNamespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	if err := h.cl.createNAD(ctx, benchNS, macvlanNAD, string(h.nadConf)); err != nil {
+		return err
+	}
+	n := h.params.Warmup + h.params.SeqPods
+	for _, b := range h.params.Bursts {
+		n += b
+	}
+	objs := make([]*corev1.Pod, n)
+	for i := range objs {
+		objs[i] = benchPod(benchNS, fmt.Sprintf("bench-%d", i), h.cfg.NodeName, macvlanNAD)
+	}
+	uids, err := h.cl.createPods(ctx, objs, 16)
+	if err != nil {
+		return err
+	}
+	h.pods = make([]benchPodRef, n)
+	for i, o := range objs {
+		h.pods[i] = benchPodRef{namespace: benchNS, name: o.Name, uid: string(uids[o.Name])}
+	}
+	h.log.Info("bench objects created", "pods", n, "node", h.cfg.NodeName)
+	return nil
+}
+
+// podSlices cuts the bench pods into warm-up, sequential and burst groups.
+func (h *harness) podSlices() (warm, seq []benchPodRef, bursts [][]benchPodRef) {
+	i := 0
+	take := func(n int) []benchPodRef {
+		out := h.pods[i : i+n]
+		i += n
+		return out
+	}
+	warm = take(h.params.Warmup)
+	seq = take(h.params.SeqPods)
+	for _, b := range h.params.Bursts {
+		bursts = append(bursts, take(b))
+	}
+	return warm, seq, bursts
+}
+
+func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
+	base := filepath.Join(h.work, "subjects", s.Name)
+	sock, err := os.MkdirTemp("", "mt")
+	if err != nil {
+		return subjectDirs{}, err
+	}
+	h.onCleanup(func(context.Context) error { return os.RemoveAll(sock) })
+	d := subjectDirs{
+		base: base, socketDir: sock,
+		cniConfDir: filepath.Join(base, "net.d"), cniDir: filepath.Join(base, "cni"),
+		config: filepath.Join(base, "daemon-config.json"),
+		log:    filepath.Join(h.cfg.OutDir, "daemon-"+s.Name+".log"),
+	}
+	for _, dir := range []string{d.cniConfDir, d.cniDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return subjectDirs{}, err
+		}
+	}
+	return d, writeJSON(d.config, daemonConfig(d, h.autoconf, h.cfg.PluginsDir, h.cl.kubeconfigPath))
+}
+
+// startTracked starts the subject's daemon and registers its stop.
+func (h *harness) startTracked(ctx context.Context, s Subject, d subjectDirs) (*daemonProc, time.Duration, error) {
+	p, took, err := startDaemon(ctx, s, d, h.cfg.NodeName, h.cl.kubeconfigPath, daemonTimeout)
+	if err != nil {
+		return nil, 0, err
+	}
+	h.onCleanup(func(context.Context) error { return p.stop(10 * time.Second) })
+	return p, took, nil
+}
+
+func (h *harness) runSubject(ctx context.Context, s Subject) (SubjectResult, error) {
+	res := SubjectResult{Name: s.Name, Shim: s.Shim, Daemon: s.Daemon, ShimVersion: binVersion(ctx, s.Shim)}
+	d, err := h.subjectDirs(s)
+	if err != nil {
+		return res, err
+	}
+	// Start to ready, repeated; the last daemon stays up for the rest.
+	var p *daemonProc
+	var starts []time.Duration
+	for i := range h.params.Starts {
+		var took time.Duration
+		if p, took, err = h.startTracked(ctx, s, d); err != nil {
+			return res, err
+		}
+		starts = append(starts, took)
+		h.log.Info("daemon ready", "subject", s.Name, "start", i+1, "took", took.Round(time.Millisecond))
+		if i < h.params.Starts-1 {
+			if err := p.stop(10 * time.Second); err != nil {
+				res.FirstErrors = append(res.FirstErrors, err.Error())
+			}
+		}
+	}
+	res.StartToReady = Summarize(starts)
+	defer func() { _ = p.stop(10 * time.Second) }()
+
+	if err := sleepCtx(ctx, h.params.idleSettle()); err != nil {
+		return res, err
+	}
+	st, err := h.proc.Status(p.pid)
+	if err != nil {
+		return res, err
+	}
+	res.IdleRSSKiB = st.RSSKiB
+	h.log.Info("idle RSS, empty cluster", "subject", s.Name, "MiB", mib(st.RSSKiB))
+
+	confPath := filepath.Join(d.cniConfDir, "00-multus.conf")
+	confBytes, err := os.ReadFile(confPath)
+	if err != nil {
+		return res, err
+	}
+	plugin, err := libcni.NetworkPluginConfFromBytes(confBytes)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", confPath, err)
+	}
+	list, err := libcni.ConfListFromConf(plugin)
+	if err != nil {
+		return res, err
+	}
+	// libcni finds the shim by the conf's "type" in a bin dir: point that
+	// name at the binary under test.
+	shimDir := filepath.Join(d.base, "bin")
+	if err := os.MkdirAll(shimDir, 0o755); err != nil {
+		return res, err
+	}
+	if err := os.Symlink(s.Shim, filepath.Join(shimDir, plugin.Network.Type)); err != nil {
+		return res, err
+	}
+	rec := &recordingExec{}
+	sd := shimSide{cni: libcni.NewCNIConfigWithCacheDir([]string{shimDir}, filepath.Join(d.base, "runtime-cache"), rec), list: list}
+
+	if err := h.shimProcCost(ctx, s, shimDir, confBytes, &res.Side); err != nil {
+		return res, err
+	}
+	return res, h.latencyPhases(ctx, s.Name, sd, &res.Side, p.pid)
+}
+
+// shimProcCost measures the shim as a process: VERSION (answered without the
+// daemon) and DEL of a container nobody knows (one round trip).
+func (h *harness) shimProcCost(ctx context.Context, s Subject, shimDir string, conf []byte, res *Side) error {
+	path := os.Getenv("PATH")
+	var err error
+	res.Version, err = procCost(ctx, h.params.ProcRuns, "shim VERSION", func(ctx context.Context) (ProcRun, error) {
+		run, _, err := RunProcess(ctx, s.Shim, envList(map[string]string{"CNI_COMMAND": "VERSION", "CNI_PATH": shimDir}, path), []byte(`{"cniVersion":"1.0.0"}`))
+		return run, err
+	}, res)
+	if err != nil {
+		return err
+	}
+	res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, "shim DEL of an unknown container", func(ctx context.Context) (ProcRun, error) {
+		c := podCall{namespace: benchNS, name: "no-such-pod", containerID: randomID(32)}
+		run, _, err := RunProcess(ctx, s.Shim, envList(map[string]string{
+			"CNI_COMMAND": "DEL", "CNI_CONTAINERID": c.containerID, "CNI_NETNS": "", "CNI_IFNAME": "eth0",
+			"CNI_ARGS": cniArgs(c), "CNI_PATH": shimDir,
+		}, path), conf)
+		return run, err
+	}, res)
+	return err
+}
+
+// latencyPhases runs warm-up, sequential and the bursts on one side.
+func (h *harness) latencyPhases(ctx context.Context, name string, sd side, res *Side, daemonPID int) error {
+	warm, seq, bursts := h.podSlices()
+	if err := h.warmup(ctx, name, sd, res, warm); err != nil {
+		return err
+	}
+	if err := h.sequential(ctx, sd, res, seq); err != nil {
+		return err
+	}
+	h.log.Info("sequential done", "side", name, "add_p50_ms", round2(res.SeqAdd.P50), "del_p50_ms", round2(res.SeqDel.P50), "failed", res.Failed)
+	for _, pods := range bursts {
+		if err := h.burst(ctx, sd, res, pods, daemonPID); err != nil {
+			return err
+		}
+		b := res.Bursts[len(res.Bursts)-1]
+		h.log.Info("burst done", "side", name, "size", b.Size, "wall_ms", round2(b.WallMS), "p50_ms", round2(b.PerRequest.P50),
+			"daemon_peak_MiB", mib(b.DaemonPeakRSSKiB), "failed", b.Failed)
+	}
+	return nil
+}
+
+func (h *harness) runFloor(ctx context.Context, res *FloorResult) error {
+	clusterList, err := libcni.ConfListFromFile(filepath.Join(h.autoconf, "10-bench-cluster.conflist"))
+	if err != nil {
+		return err
+	}
+	macvlan, err := libcni.NetworkPluginConfFromBytes(h.nadConf)
+	if err != nil {
+		return err
+	}
+	rec := &recordingExec{}
+	fs := floorSide{
+		cni:     libcni.NewCNIConfigWithCacheDir([]string{h.cfg.PluginsDir}, filepath.Join(h.work, "floor-cache"), rec),
+		cluster: clusterList, macvlan: macvlan,
+	}
+	path := os.Getenv("PATH")
+	bridge := filepath.Join(h.cfg.PluginsDir, "bridge")
+	if res.Version, err = procCost(ctx, h.params.ProcRuns, "bridge VERSION", func(ctx context.Context) (ProcRun, error) {
+		run, _, err := RunProcess(ctx, bridge, envList(map[string]string{"CNI_COMMAND": "VERSION"}, path), []byte(`{"cniVersion":"1.0.0"}`))
+		return run, err
+	}, &res.Side); err != nil {
+		return err
+	}
+	if res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, "delegates' DEL of an unknown container", func(ctx context.Context) (ProcRun, error) {
+		rec.take()
+		c := podCall{namespace: benchNS, name: "no-such-pod", containerID: randomID(32)}
+		wall, err := timed(ctx, func(ctx context.Context) error { return fs.del(ctx, c) })
+		run := ProcRun{Plugin: "delegates", Wall: wall, Err: err}
+		for _, r := range rec.take() {
+			run.MaxRSSKiB = max(run.MaxRSSKiB, r.MaxRSSKiB)
+		}
+		return run, err
+	}, &res.Side); err != nil {
+		return err
+	}
+	return h.latencyPhases(ctx, "floor", fs, &res.Side, 0)
+}
+
+// populateForeign fills the API with pods bound to other nodes and NADs, the
+// objects a daemon must not pay for (pods) or pays little for (NADs).
+func (h *harness) populateForeign(ctx context.Context) error {
+	start := time.Now()
+	if err := forEachBounded(ctx, h.params.ForeignNADs, 16, func(ctx context.Context, i int) error {
+		conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"foreign-%d","type":"macvlan","master":"eth0","ipam":{"type":"host-local","subnet":"10.%d.%d.0/24"}}`, i, 100+i/256, i%256)
+		return h.cl.createNAD(ctx, foreignNS, fmt.Sprintf("foreign-%d", i), conf)
+	}); err != nil {
+		return err
+	}
+	pods := make([]*corev1.Pod, h.params.ForeignPods)
+	for i := range pods {
+		pods[i] = benchPod(foreignNS, fmt.Sprintf("foreign-%d", i), fmt.Sprintf("other-node-%d", i%50), fmt.Sprintf("foreign-%d", i%max(1, h.params.ForeignNADs)))
+	}
+	if _, err := h.cl.createPods(ctx, pods, 32); err != nil {
+		return err
+	}
+	h.log.Info("foreign objects created", "pods", h.params.ForeignPods, "nads", h.params.ForeignNADs, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// runLoaded restarts the subject's daemon with the foreign objects in the
+// API and measures start to ready and idle RSS again.
+func (h *harness) runLoaded(ctx context.Context, s Subject, res *SubjectResult) error {
+	d, err := h.subjectDirs(s)
+	if err != nil {
+		return err
+	}
+	n := min(h.params.Starts, 3)
+	var starts []time.Duration
+	var p *daemonProc
+	for i := range n {
+		var took time.Duration
+		if p, took, err = h.startTracked(ctx, s, d); err != nil {
+			return err
+		}
+		starts = append(starts, took)
+		if i < n-1 {
+			_ = p.stop(10 * time.Second)
+		}
+	}
+	defer func() { _ = p.stop(10 * time.Second) }()
+	res.StartToReadyLoaded = Summarize(starts)
+	if err := sleepCtx(ctx, h.params.idleSettle()); err != nil {
+		return err
+	}
+	st, err := h.proc.Status(p.pid)
+	if err != nil {
+		return err
+	}
+	res.IdleRSSLoadedKiB = st.RSSKiB
+	h.log.Info("idle RSS, loaded cluster", "subject", s.Name, "MiB", mib(st.RSSKiB))
+	return nil
+}
+
+func (h *harness) writeOutputs(rep Report) error {
+	if err := os.MkdirAll(h.cfg.OutDir, 0o755); err != nil {
+		return err
+	}
+	var errs []error
+	errs = append(errs, writeJSON(filepath.Join(h.cfg.OutDir, "bench.json"), rep))
+	errs = append(errs, os.WriteFile(filepath.Join(h.cfg.OutDir, "bench.md"), []byte(rep.Markdown()), 0o644))
+	errs = append(errs, os.WriteFile(filepath.Join(h.cfg.OutDir, "latency.svg"), RenderECDF(rep.PlotPanels()), 0o644))
+	return errors.Join(errs...)
+}
+
+// binVersion asks a binary for -version (informational; upstream's daemon
+// exits non-zero after printing it, so the exit status is ignored).
+func binVersion(ctx context.Context, bin string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, bin, "-version").CombinedOutput()
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line
+}
+
+func mib(kib int64) float64    { return round2(float64(kib) / 1024) }
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+
+// describeMachine reads the CPU model, memory and kernel from /proc.
+func describeMachine(commit string) Machine {
+	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Commit: commit}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range bytes.Lines(data) {
+			if k, v, ok := bytes.Cut(line, []byte(":")); ok && strings.TrimSpace(string(k)) == "model name" {
+				m.CPU = strings.TrimSpace(string(v))
+				break
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range bytes.Lines(data) {
+			if f := strings.Fields(string(line)); len(f) >= 2 && f[0] == "MemTotal:" {
+				if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					m.MemMiB = n / 1024
+				}
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(data))
+	}
+	return m
+}
