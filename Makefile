@@ -133,9 +133,21 @@ e2e: ## Run every scenario against the lab (brings it up if needed)
 
 ##@ Bench
 
+# The node-level benchmark runs on the host (root): envtest's kube-apiserver + etcd, one netns per
+# pod, the shim through libcni with the daemon's generated 00-multus.conf, and the same delegates
+# directly through libcni (the floor). SHIM_BIN/DAEMON_BIN point it at any pair speaking the
+# upstream socket protocol; BENCH_ARGS='-compare upstream=/path/shim:/path/daemon' adds another.
+# Results: $(ARTIFACTS)/bench/{bench.json,bench.md,latency.svg} and the daemons' logs.
+SHIM_BIN       ?= $(BIN)/multus-shim
+DAEMON_BIN     ?= $(BIN)/multus-daemon
+BENCH          ?= full
+BENCH_ARGS     ?=
+ENVTEST_ASSETS ?= $(MT_CACHE)/envtest-assets
+
 .PHONY: bench
-bench: ## Node-level benchmark, ours vs the floor (BENCH=quick for < 2 min)
-	@echo "bench: not wired yet" >&2; exit 1
+bench: build plugins host-deps ## Node-level benchmark, ours vs the floor (BENCH=quick for < 2 min; root)
+	$(BIN)/mt-bench -mode $(BENCH) -shim $(SHIM_BIN) -daemon $(DAEMON_BIN) -plugins $(PLUGINS_DIR) \
+	  -assets $(ENVTEST_ASSETS):$(K8S_BIN) -out $(ARTIFACTS)/bench -commit $(COMMIT) $(BENCH_ARGS)
 
 ##@ Lint
 
