@@ -49,8 +49,7 @@ const capSysResource = 24
 // set lacks CAP_SYS_RESOURCE, and dockerd is started in the background (there is no systemd).
 func EnsureDocker(ctx context.Context, log *slog.Logger, opts DockerOptions) error {
 	if dockerAnswers(ctx) {
-		log.Debug("docker engine answers; leaving it alone")
-		return nil
+		return checkRunningDocker(ctx, log, opts)
 	}
 	logw, err := openLog(opts.LogFile)
 	if err != nil {
@@ -84,6 +83,26 @@ func EnsureDocker(ctx context.Context, log *slog.Logger, opts DockerOptions) err
 		return err
 	}
 	return waitDocker(ctx, opts.StartTimeout, exited, opts.LogFile)
+}
+
+// checkRunningDocker leaves a running engine alone but fails early, with the fix, when it
+// would fail every kind node: no wrapper as default runtime on a host that needs one.
+func checkRunningDocker(ctx context.Context, log *slog.Logger, opts DockerOptions) error {
+	need, err := needsWrapper(opts.CapStatus)
+	if err != nil || !need {
+		log.Debug("docker engine answers; leaving it alone")
+		return err
+	}
+	out, err := exec.CommandContext(ctx, "docker", "info", "--format", "{{.DefaultRuntime}}").Output()
+	if err != nil {
+		return fmt.Errorf("docker info: %w", err)
+	}
+	if rt := strings.TrimSpace(string(out)); rt != RuntimeName {
+		return fmt.Errorf("the running docker engine's default runtime is %q, but this host lacks CAP_SYS_RESOURCE "+
+			"so privileged containers (kind nodes) fail; stop dockerd and run `make lab-docker`, which installs %s "+
+			"as the default runtime in %s", rt, RuntimeName, opts.DaemonJSON)
+	}
+	return nil
 }
 
 // InstallWrapper builds mt-runc from repoRoot and installs it atomically at path.
