@@ -93,3 +93,37 @@ func TestFlannelNeverPulls(t *testing.T) {
 		t.Fatalf("found %d containers, want 2", n)
 	}
 }
+
+func TestLabNADs(t *testing.T) {
+	objs, err := LabNADs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipam := map[string]bool{}
+	for _, o := range objs {
+		raw, _, _ := unstructured.NestedString(o.Object, "spec", "config")
+		var c struct {
+			Type    string
+			Master  string
+			IPAM    struct{ Type string }
+			Plugins []struct {
+				Type   string
+				Master string
+				IPAM   struct{ Type string }
+			}
+		}
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			t.Fatalf("%s: config is not JSON: %v", o.GetName(), err)
+		}
+		if len(c.Plugins) > 0 {
+			c.Type, c.Master, c.IPAM = c.Plugins[0].Type, c.Plugins[0].Master, c.Plugins[0].IPAM
+		}
+		if c.Type != "macvlan" || c.Master != "eth0" {
+			t.Errorf("%s: %s on %q, want macvlan on eth0", o.GetName(), c.Type, c.Master)
+		}
+		ipam[c.IPAM.Type] = true
+	}
+	if !ipam["host-local"] || !ipam["static"] {
+		t.Fatalf("lab NAD IPAM types = %v, want host-local and static", ipam)
+	}
+}
