@@ -1,0 +1,66 @@
+//go:build e2e
+
+package scenarios
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/features"
+
+	"github.com/multus-thick/multus-thick/scenarios/internal/e2eutil"
+)
+
+// The daemon is rolled (every daemon pod replaced) while 20 pods with a
+// macvlan attachment are being created on both workers. Every pod must
+// end up with ALL its interfaces: an ADD cut short by the restart must
+// fail and be retried, never complete with the cluster network alone.
+func TestDaemonRestartDuringBurst(t *testing.T) {
+	const perNode = 10
+	var pods []*corev1.Pod
+	f := features.New("daemon-restart-during-burst").
+		WithLabel("area", "availability").
+		WithLabel("disruptive", "true").
+		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")
+			createNAD(ctx, t, "nad/macvlan-hostlocal-high.yaml")
+			restart := func() {
+				if err := lab.RestartDaemon(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Restart after the 3rd pod of the first node: the rest of the
+			// burst lands while daemon pods go down and come back.
+			pods = append(pods, podSet(ctx, t, "burst-a", workers[0], "macvlan-low", perNode, 3, restart)...)
+			pods = append(pods, podSet(ctx, t, "burst-b", workers[1], "macvlan-high", perNode, 0, nil)...)
+			return ctx
+		}).
+		Assess("the daemon rolls out and all 20 pods become Ready", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			if err := lab.WaitDaemonRolledOut(ctx, rolloutTimeout); err != nil {
+				t.Fatal(err)
+			}
+			pods = allReady(ctx, t, pods, 5*time.Minute)
+			return ctx
+		}).
+		Assess("every pod has eth0 and net1 in both oracles; none is flannel-only", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			ns := namespace(ctx)
+			fes := map[string]flannelEnv{workers[0]: nodeFlannel(ctx, t, workers[0]), workers[1]: nodeFlannel(ctx, t, workers[1])}
+			checkPods(ctx, t, pods, func(p *corev1.Pod) []e2eutil.Want {
+				nad := "macvlan-low"
+				if p.Spec.NodeName == workers[1] {
+					nad = "macvlan-high"
+				}
+				return []e2eutil.Want{
+					clusterWant(fes[p.Spec.NodeName]),
+					{Interface: "net1", Network: ns + "/" + nad, InPrefix: []netip.Prefix{macvlanNet}},
+				}
+			})
+			return ctx
+		}).
+		Feature()
+	testenv.Test(t, f)
+}
