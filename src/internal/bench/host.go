@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -108,7 +109,16 @@ func (h host) sweep(ctx context.Context) (int, error) {
 	for _, l := range links {
 		lines = append(lines, "link del "+l)
 	}
-	return len(lines), h.batch(ctx, lines, true)
+	// Deleting one end of a veth pair removes the other, so some lines of the
+	// batch fail; what matters is that nothing of ours is left.
+	batchErr := h.batch(ctx, lines, true)
+	if left, err := h.ownNetns(ctx); err != nil || len(left) > 0 {
+		return len(lines), errors.Join(batchErr, err, fmt.Errorf("namespaces left after sweep: %v", left))
+	}
+	if left, err := h.ownLinks(ctx); err != nil || len(left) > 0 {
+		return len(lines), errors.Join(batchErr, err, fmt.Errorf("links left after sweep: %v", left))
+	}
+	return len(lines), nil
 }
 
 // parseNetnsList reads `ip netns list` output: "name" or "name (id: 3)".

@@ -213,12 +213,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// procCost runs fn runs times and summarises wall time and peak RSS.
-func procCost(ctx context.Context, runs int, what string, fn func(context.Context) (ProcRun, error), res *Side) (ProcCost, error) {
+// procCost runs fn runs times for wall time (timeBin "") and runs times for
+// peak RSS (through timeBin, when there is one; see RunProcess).
+func procCost(ctx context.Context, runs int, timeBin, what string, fn func(ctx context.Context, timeBin string) (ProcRun, error), res *Side) (ProcCost, error) {
 	var walls []time.Duration
 	var rss []int64
 	for range runs {
-		run, err := fn(ctx)
+		run, err := fn(ctx, "")
 		if ctx.Err() != nil {
 			return ProcCost{}, ctx.Err()
 		}
@@ -227,7 +228,19 @@ func procCost(ctx context.Context, runs int, what string, fn func(context.Contex
 			continue
 		}
 		walls = append(walls, run.Wall)
-		rss = append(rss, run.MaxRSSKiB)
+	}
+	if timeBin != "" {
+		for range runs {
+			run, err := fn(ctx, timeBin)
+			if ctx.Err() != nil {
+				return ProcCost{}, ctx.Err()
+			}
+			if err != nil {
+				recordErr(res, what+" (RSS pass)", err)
+				continue
+			}
+			rss = append(rss, run.MaxRSSKiB)
+		}
 	}
 	return ProcCost{Runs: len(walls), Wall: Summarize(walls), MaxRSSKiB: MedianInt64(rss), What: what}, nil
 }

@@ -123,3 +123,25 @@ func TestSnapshotAndSubtreeRSS(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTimeRSS(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{name: "plain", in: "5120\n", want: 5120},
+		{name: "after a failing command", in: "Command exited with non-zero status 1\n7300\n", want: 7300},
+		{name: "garbage", in: "oops\n", wantErr: true},
+		{name: "empty", in: "", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseTimeRSS([]byte(tc.in))
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("ParseTimeRSS(%q) = %d, %v; want %d, err %v", tc.in, got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

@@ -29,6 +29,7 @@ type Config struct {
 	NodeName   string
 	Commit     string
 	IPBin      string // iproute2's ip
+	TimeBin    string // GNU time, for the peak RSS of short processes; "" skips those figures
 }
 
 // ParamsFor returns the counts and pauses of a mode. quick fits in under two
@@ -117,6 +118,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (rep Report, err err
 		err = errors.Join(err, h.writeOutputs(rep))
 	}()
 
+	if cfg.TimeBin == "" {
+		rep.Notes = append(rep.Notes, "peak RSS of short processes (VERSION, unknown-container DEL) not measured: no GNU time")
+	}
 	if err := h.setup(ctx); err != nil {
 		return rep, fmt.Errorf("setup: %w", err)
 	}
@@ -129,6 +133,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (rep Report, err err
 	}
 	if err := h.runFloor(ctx, &rep.Floor); err != nil {
 		return rep, fmt.Errorf("floor: %w", err)
+	}
+	if len(cfg.Subjects) == 0 {
+		return rep, nil
 	}
 	if err := h.populateForeign(ctx); err != nil {
 		return rep, fmt.Errorf("foreign objects: %w", err)
@@ -362,16 +369,16 @@ func (h *harness) runSubject(ctx context.Context, s Subject) (SubjectResult, err
 func (h *harness) shimProcCost(ctx context.Context, s Subject, shimDir string, conf []byte, res *Side) error {
 	path := os.Getenv("PATH")
 	var err error
-	res.Version, err = procCost(ctx, h.params.ProcRuns, "shim VERSION", func(ctx context.Context) (ProcRun, error) {
-		run, _, err := RunProcess(ctx, s.Shim, envList(map[string]string{"CNI_COMMAND": "VERSION", "CNI_PATH": shimDir}, path), []byte(`{"cniVersion":"1.0.0"}`))
+	res.Version, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "shim VERSION", func(ctx context.Context, timeBin string) (ProcRun, error) {
+		run, _, err := RunProcess(ctx, timeBin, s.Shim, envList(map[string]string{"CNI_COMMAND": "VERSION", "CNI_PATH": shimDir}, path), []byte(`{"cniVersion":"1.0.0"}`))
 		return run, err
 	}, res)
 	if err != nil {
 		return err
 	}
-	res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, "shim DEL of an unknown container", func(ctx context.Context) (ProcRun, error) {
+	res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "shim DEL of an unknown container", func(ctx context.Context, timeBin string) (ProcRun, error) {
 		c := podCall{namespace: benchNS, name: "no-such-pod", containerID: randomID(32)}
-		run, _, err := RunProcess(ctx, s.Shim, envList(map[string]string{
+		run, _, err := RunProcess(ctx, timeBin, s.Shim, envList(map[string]string{
 			"CNI_COMMAND": "DEL", "CNI_CONTAINERID": c.containerID, "CNI_NETNS": "", "CNI_IFNAME": "eth0",
 			"CNI_ARGS": cniArgs(c), "CNI_PATH": shimDir,
 		}, path), conf)
@@ -410,25 +417,33 @@ func (h *harness) runFloor(ctx context.Context, res *FloorResult) error {
 	if err != nil {
 		return err
 	}
-	rec := &recordingExec{}
-	fs := floorSide{
-		cni:     libcni.NewCNIConfigWithCacheDir([]string{h.cfg.PluginsDir}, filepath.Join(h.work, "floor-cache"), rec),
-		cluster: clusterList, macvlan: macvlan,
+	newFloor := func(rec *recordingExec) floorSide {
+		return floorSide{
+			cni:     libcni.NewCNIConfigWithCacheDir([]string{h.cfg.PluginsDir}, filepath.Join(h.work, "floor-cache"), rec),
+			cluster: clusterList, macvlan: macvlan,
+		}
 	}
+	fs := newFloor(&recordingExec{})
+	rssRec := &recordingExec{timeBin: h.cfg.TimeBin}
+	fsRSS := newFloor(rssRec)
 	path := os.Getenv("PATH")
 	bridge := filepath.Join(h.cfg.PluginsDir, "bridge")
-	if res.Version, err = procCost(ctx, h.params.ProcRuns, "bridge VERSION", func(ctx context.Context) (ProcRun, error) {
-		run, _, err := RunProcess(ctx, bridge, envList(map[string]string{"CNI_COMMAND": "VERSION"}, path), []byte(`{"cniVersion":"1.0.0"}`))
+	if res.Version, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "bridge VERSION", func(ctx context.Context, timeBin string) (ProcRun, error) {
+		run, _, err := RunProcess(ctx, timeBin, bridge, envList(map[string]string{"CNI_COMMAND": "VERSION"}, path), []byte(`{"cniVersion":"1.0.0"}`))
 		return run, err
 	}, &res.Side); err != nil {
 		return err
 	}
-	if res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, "delegates' DEL of an unknown container", func(ctx context.Context) (ProcRun, error) {
-		rec.take()
+	if res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "delegates' DEL of an unknown container", func(ctx context.Context, timeBin string) (ProcRun, error) {
+		side := fs
+		if timeBin != "" {
+			side = fsRSS
+		}
+		rssRec.take()
 		c := podCall{namespace: benchNS, name: "no-such-pod", containerID: randomID(32)}
-		wall, err := timed(ctx, func(ctx context.Context) error { return fs.del(ctx, c) })
+		wall, err := timed(ctx, func(ctx context.Context) error { return side.del(ctx, c) })
 		run := ProcRun{Plugin: "delegates", Wall: wall, Err: err}
-		for _, r := range rec.take() {
+		for _, r := range rssRec.take() {
 			run.MaxRSSKiB = max(run.MaxRSSKiB, r.MaxRSSKiB)
 		}
 		return run, err

@@ -85,6 +85,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	node := fs.String("node", "mt-bench-node", "node name the bench pods are bound to (MULTUS_NODE_NAME)")
 	commit := fs.String("commit", getenv("COMMIT"), "commit recorded in the report")
 	ipBin := fs.String("ip", "ip", "iproute2 ip binary")
+	timeBin := fs.String("time", "/usr/bin/time", "GNU time, for the peak RSS of short processes (\"\" skips those figures)")
+	floorOnly := fs.Bool("floor-only", false, "measure only the floor (develop the harness without a shim and daemon)")
 	if err := fs.Parse(args); err != nil {
 		return bench.Config{}, err
 	}
@@ -95,6 +97,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 		return bench.Config{}, err
 	}
 	subjects := append(subjectList{{Name: *name, Shim: *shim, Daemon: *daemon}}, more...)
+	if *floorOnly {
+		subjects = nil
+	}
 	seen := map[string]bool{}
 	for i, s := range subjects {
 		if seen[s.Name] || s.Name == "floor" {
@@ -116,12 +121,18 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	if err != nil {
 		return bench.Config{}, err
 	}
+	if *timeBin != "" {
+		if _, err := os.Stat(*timeBin); err != nil {
+			fmt.Fprintf(stderr, "mt-bench: %v; short-process RSS will not be measured\n", err)
+			*timeBin = ""
+		}
+	}
 	outAbs, err := filepath.Abs(*out)
 	if err != nil {
 		return bench.Config{}, err
 	}
 	return bench.Config{
 		Mode: *mode, Subjects: subjects, PluginsDir: *plugins, AssetDirs: filepath.SplitList(*assets),
-		OutDir: outAbs, NodeName: *node, Commit: *commit, IPBin: ip,
+		OutDir: outAbs, NodeName: *node, Commit: *commit, IPBin: ip, TimeBin: *timeBin,
 	}, nil
 }
