@@ -42,7 +42,7 @@ func (o Options) crictlPath() string {
 
 func ensureCrictl(ctx context.Context, o Options) error {
 	return goTool(ctx, o, "crictl "+o.CrictlVersion, gobuild.Request{
-		Name: "crictl", WorkDir: o.toolDir("crictl", o.CrictlVersion),
+		Name: "src", WorkDir: o.toolDir("crictl", o.CrictlVersion),
 		Requires: map[string]string{"sigs.k8s.io/cri-tools": o.CrictlVersion},
 		Outputs:  map[string]string{"sigs.k8s.io/cri-tools/cmd/crictl": o.crictlPath()},
 		LDFlags:  "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=" + o.CrictlVersion,
@@ -54,7 +54,7 @@ func etcdPath(o Options, v string) string { return filepath.Join(o.toolDir("etcd
 // ensureEtcd builds etcd (server main package, which calls etcdmain) at module version v.
 func ensureEtcd(ctx context.Context, o Options, v string) error {
 	return goTool(ctx, o, "etcd "+v, gobuild.Request{
-		Name: "etcd", WorkDir: o.toolDir("etcd", v),
+		Name: "src", WorkDir: o.toolDir("etcd", v),
 		Requires: map[string]string{"go.etcd.io/etcd/server/v3": v},
 		Outputs:  map[string]string{"go.etcd.io/etcd/server/v3": etcdPath(o, v)},
 		LDFlags:  "-s -w",
@@ -67,7 +67,7 @@ func corednsPath(o Options, v string) string {
 
 func ensureCoreDNS(ctx context.Context, o Options, v string) error {
 	return goTool(ctx, o, "coredns "+v, gobuild.Request{
-		Name: "coredns", WorkDir: o.toolDir("coredns", v),
+		Name: "src", WorkDir: o.toolDir("coredns", v),
 		Requires: map[string]string{"github.com/coredns/coredns": v},
 		Outputs:  map[string]string{"github.com/coredns/coredns": corednsPath(o, v)},
 		LDFlags:  "-s -w",
@@ -88,7 +88,7 @@ func ensureCNIPlugins(ctx context.Context, o Options) error {
 		outs["github.com/containernetworking/plugins/plugins/"+p] = filepath.Join(o.cniDir(), filepath.Base(p))
 	}
 	return goTool(ctx, o, "cni plugins "+o.CNIPluginsVersion, gobuild.Request{
-		Name: "cni-plugins", WorkDir: o.toolDir("cni-plugins", o.CNIPluginsVersion),
+		Name: "src", WorkDir: o.toolDir("cni-plugins", o.CNIPluginsVersion),
 		Requires: map[string]string{"github.com/containernetworking/plugins": o.CNIPluginsVersion},
 		Outputs:  outs, LDFlags: "-s -w",
 	})
@@ -150,7 +150,7 @@ func EnsureFlanneld(ctx context.Context, o Options) (string, error) {
 		}
 		ver := "github.com/flannel-io/flannel/pkg/version.Version=" + o.FlannelVersion
 		return gobuild.Build(ctx, r, gobuild.Request{
-			Name: "flanneld", WorkDir: o.toolDir("flanneld", o.FlannelVersion),
+			Name: "src", WorkDir: o.toolDir("flanneld", o.FlannelVersion),
 			Requires: map[string]string{"github.com/flannel-io/flannel": o.FlannelVersion},
 			Files:    files,
 			Outputs:  map[string]string{".": out},
