@@ -35,6 +35,10 @@ const (
 // daemon reports as the network of eth0.
 const clusterNetwork = "cbr0"
 
+// clusterBridge is the bridge the flannel plugin's bridge delegate uses
+// (the bridge plugin's default name).
+const clusterBridge = "cni0"
+
 // Subnets of the NAD fixtures (fixtures/nad), for range assertions.
 var (
 	macvlanNet = netip.MustParsePrefix("10.77.0.0/24")
@@ -362,12 +366,12 @@ func sandboxesOf(recs []faultRecord, cmd string) []string {
 	return out
 }
 
-// vethBalance compares the node's host-side veths with the pods that have
-// a live sandbox on the node (every non-host-network pod past sandbox
-// creation owns exactly one veth on cni0). A leaked cluster-network
+// vethBalance compares the veths on the node's cni0 with the pods that
+// have a live sandbox on the node (every non-host-network pod past sandbox
+// creation owns exactly one). A leaked cluster-network
 // attachment shows up as an extra veth.
 func vethBalance(ctx context.Context, node string) (string, error) {
-	veths, err := lab.Nodes.Veths(ctx, node)
+	veths, err := lab.Nodes.BridgePorts(ctx, node, clusterBridge)
 	if err != nil {
 		return "", err
 	}

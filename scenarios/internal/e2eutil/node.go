@@ -88,10 +88,11 @@ func (n Nodes) FilesMentioning(ctx context.Context, node, dir string, ids []stri
 	return nonEmptyLines(out), nil
 }
 
-// Veths returns the host-side veth links on node (the flannel/bridge
-// plugin leaves one per pod sandbox).
-func (n Nodes) Veths(ctx context.Context, node string) ([]string, error) {
-	out, err := n.Sh(ctx, node, `ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1`)
+// BridgePorts returns the host-side veths enslaved to bridge on node (the
+// cluster network's bridge plugin adds one per pod sandbox to cni0). The
+// node's own eth0 is a veth too, which is why the bridge is named.
+func (n Nodes) BridgePorts(ctx context.Context, node, bridge string) ([]string, error) {
+	out, err := n.Sh(ctx, node, fmt.Sprintf(`ip -o link show master %s type veth | awk -F': ' '{print $2}' | cut -d@ -f1`, bridge))
 	if err != nil {
 		return nil, err
 	}
