@@ -297,3 +297,27 @@ func containers(t *testing.T, objs []*unstructured.Unstructured) []map[string]an
 	}
 	return out
 }
+
+// The probes exec the shim's probe mode against the socket directory the
+// daemon listens in; a socketDir change that forgets the probes would make
+// every daemon pod unready.
+func TestProbesUseShimAndSocketDir(t *testing.T) {
+	cm := only(t, "ConfigMap")
+	raw, _, _ := unstructured.NestedString(cm.Object, "data", "daemon-config.json")
+	var cfg struct {
+		SocketDir string `json:"socketDir"`
+	}
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	ds := only(t, "DaemonSet")
+	cs, _, _ := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", "containers")
+	daemon := cs[0].(map[string]any)
+	for probe, endpoint := range map[string]string{"startupProbe": "healthz", "livenessProbe": "healthz", "readinessProbe": "readyz"} {
+		cmd, _, _ := unstructured.NestedStringSlice(daemon, probe, "exec", "command")
+		want := []string{"/usr/src/multus-cni/bin/multus-shim", "-probe", endpoint, "-socket-dir", cfg.SocketDir}
+		if !slices.Equal(cmd, want) {
+			t.Errorf("%s = %q, want %q", probe, cmd, want)
+		}
+	}
+}
