@@ -15,8 +15,8 @@ import (
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/klient/decoder"
-	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 
 	"github.com/multus-thick/multus-thick/scenarios/internal/e2eutil"
 )
@@ -375,8 +375,8 @@ func vethBalance(ctx context.Context, node string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var pods corev1.PodList
-	if err := lab.Res.List(ctx, &pods, resources.WithFieldSelector("spec.nodeName="+node)); err != nil {
+	pods, err := lab.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
 		return "", err
 	}
 	live := 0

@@ -14,10 +14,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/e2e-framework/klient/k8s"
-	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 )
 
 // DaemonSet returns our daemon's DaemonSet.
@@ -39,8 +37,10 @@ func (l *Lab) DaemonPods(ctx context.Context) (map[string]corev1.Pod, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemonset selector: %w", err)
 	}
-	var pods corev1.PodList
-	if err := l.Res.WithNamespace(l.S.DaemonNamespace).List(ctx, &pods, resources.WithLabelSelector(sel.String())); err != nil {
+	// The clientset, not l.Res: Resources.WithNamespace mutates the shared
+	// value, which would scope every later list to this namespace.
+	pods, err := l.Kube.CoreV1().Pods(l.S.DaemonNamespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
 		return nil, fmt.Errorf("list daemon pods: %w", err)
 	}
 	out := map[string]corev1.Pod{}
@@ -230,6 +230,3 @@ func (l *Lab) DaemonPeakMemory(ctx context.Context, node string) (int64, error) 
 	}
 	return v, nil
 }
-
-// SelectorFor is a label selector string for set.
-func SelectorFor(set map[string]string) string { return labels.SelectorFromSet(set).String() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Logger is the part of *testing.T the diagnostics need.
@@ -25,8 +26,8 @@ type Logger interface {
 func (l *Lab) Diagnose(ctx context.Context, log Logger, ns string, since time.Time) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	var pods corev1.PodList
-	if err := l.Res.WithNamespace(ns).List(ctx, &pods); err != nil {
+	pods, err := l.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
 		log.Logf("diagnose %s: list pods: %v", ns, err)
 		return
 	}
