@@ -219,7 +219,7 @@ func (a *Attacher) gcPlugins(ctx context.Context, req *Request, conf *netconf.Ne
 	if err != nil {
 		errs = append(errs, fmt.Errorf("resolve cluster network: %w", err))
 	} else {
-		valid := append(append([]cnitypes.GCAttachment{}, runtimeValid...), perNet[cluster.CNIName()]...)
+		valid := uniqueAttachments(append(append([]cnitypes.GCAttachment{}, runtimeValid...), perNet[cluster.CNIName()]...))
 		if err := a.runner.GC(ctx, target(conf), cluster, valid); err != nil {
 			errs = append(errs, err)
 		}
@@ -245,4 +245,16 @@ func (a *Attacher) gcPlugins(ctx context.Context, req *Request, conf *netconf.Ne
 		}
 	}
 	return errs
+}
+
+func uniqueAttachments(in []cnitypes.GCAttachment) []cnitypes.GCAttachment {
+	seen := map[cnitypes.GCAttachment]bool{}
+	out := in[:0]
+	for _, a := range in {
+		if !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	return out
 }

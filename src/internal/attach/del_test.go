@@ -205,7 +205,7 @@ func TestDelUpstreamFormatCache(t *testing.T) {
 	})
 }
 
-func writeFile(t *testing.T, path, data string) {
+func writeFile(t testing.TB, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ var specVersions = []string{"0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 
 // testEnv is an Attacher wired to fakes, with a temp cniDir.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	version  string
 	cniDir   string
 	exec     *fakeExec
@@ -33,7 +33,7 @@ type testEnv struct {
 	multusExtra   map[string]any
 }
 
-func newEnv(t *testing.T, version string, nets ...netSpec) *testEnv {
+func newEnv(t testing.TB, version string, nets ...netSpec) *testEnv {
 	t.Helper()
 	e := &testEnv{
 		t: t, version: version, cniDir: filepath.Join(t.TempDir(), "multus"),

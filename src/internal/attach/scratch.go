@@ -50,12 +50,11 @@ func writeFileAtomic(path string, data []byte) error {
 		cleanup()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	// CreateTemp already uses 0600; Sync so rename never exposes an empty file.
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		cleanup()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
+	// CreateTemp already uses 0600. No fsync: the rename is what keeps
+	// readers from ever seeing a partial file, and after a power loss the
+	// sandboxes are gone anyway; a cache that did not survive it reads as
+	// corrupt and DEL falls back to the resolver. fsync would cost several
+	// milliseconds per ADD on a busy node.
 	if err := tmp.Close(); err != nil {
 		cleanup()
 		return fmt.Errorf("write %s: %w", path, err)
