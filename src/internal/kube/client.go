@@ -1,0 +1,260 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	nadclient "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/clientset/versioned"
+	nadinformers "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/informers/externalversions"
+	nadlisters "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/listers/k8s.cni.cncf.io/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/resolve"
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultQPS              = 50
+	DefaultBurst            = 50
+	DefaultPodLookupTimeout = 2500 * time.Millisecond
+	DefaultAPITimeout       = 10 * time.Second
+	DefaultNADRetryTimeout  = 5 * time.Second
+	// EventComponent is the event source, as upstream.
+	EventComponent = "multus"
+)
+
+// Config configures the client. Zero fields take the defaults above.
+type Config struct {
+	// Kubeconfig is a kubeconfig path; empty means in-cluster config
+	// (service-account token, which client-go re-reads as it rotates).
+	Kubeconfig string
+	// NodeName limits the pod informer to this node's pods; empty
+	// watches every pod in the cluster (upstream's behaviour without
+	// MULTUS_NODE_NAME; costly on big clusters).
+	NodeName string
+	QPS      float32
+	Burst    int
+	// PodLookupTimeout is how long ADD waits for a pod to appear in the
+	// cache before the live GET.
+	PodLookupTimeout time.Duration
+	// APITimeout bounds each live API call.
+	APITimeout time.Duration
+	// NADRetryTimeout is how long a missing NAD is retried before the
+	// ADD fails (a NAD applied together with its pod may lag).
+	NADRetryTimeout time.Duration
+	// SyncTimeout bounds Start's wait for the caches; 0 means until ctx
+	// ends.
+	SyncTimeout time.Duration
+}
+
+func (c *Config) applyDefaults() {
+	if c.QPS == 0 {
+		c.QPS = DefaultQPS
+	}
+	if c.Burst == 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.PodLookupTimeout == 0 {
+		c.PodLookupTimeout = DefaultPodLookupTimeout
+	}
+	if c.APITimeout == 0 {
+		c.APITimeout = DefaultAPITimeout
+	}
+	if c.NADRetryTimeout == 0 {
+		c.NADRetryTimeout = DefaultNADRetryTimeout
+	}
+}
+
+// Client holds the clientsets, the informers and the event recorder.
+type Client struct {
+	cfg  Config
+	log  *slog.Logger
+	core kubernetes.Interface
+	nads nadclient.Interface
+
+	podFactory  informers.SharedInformerFactory
+	nadFactory  nadinformers.SharedInformerFactory
+	podInformer cache.SharedIndexInformer
+	nadInformer cache.SharedIndexInformer
+	podLister   corelisters.PodLister
+	nadLister   nadlisters.NetworkAttachmentDefinitionLister
+
+	broadcaster record.EventBroadcaster
+	recorder    record.EventRecorder
+}
+
+// New builds the client from cfg: in-cluster config unless cfg.Kubeconfig
+// is set, protobuf for core types, cfg.QPS/Burst.
+func New(cfg Config, log *slog.Logger) (*Client, error) {
+	cfg.applyDefaults()
+	restCfg, err := restConfig(cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	restCfg.QPS, restCfg.Burst = cfg.QPS, cfg.Burst
+	restCfg.UserAgent = "multus-thick-daemon"
+	// The NAD client talks to a CRD, which only speaks JSON.
+	nadCfg := rest.CopyConfig(restCfg)
+	restCfg.ContentType = runtime.ContentTypeProtobuf
+	restCfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	core, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	nads, err := nadclient.NewForConfig(nadCfg)
+	if err != nil {
+		return nil, fmt.Errorf("network-attachment-definition client: %w", err)
+	}
+	return newClient(cfg, log, core, nads), nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		// rest.InClusterConfig points client-go at the token file, which
+		// it re-reads, so bound service-account tokens keep working.
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster config (set a kubeconfig to run outside a pod): %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+// newClient wires informers and the recorder on given clientsets (fakes
+// in unit tests).
+func newClient(cfg Config, log *slog.Logger, core kubernetes.Interface, nads nadclient.Interface) *Client {
+	cfg.applyDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{cfg: cfg, log: log, core: core, nads: nads}
+	// No resync: the informers have no handlers, they are only caches.
+	opts := []informers.SharedInformerOption{informers.WithTransform(trimPod)}
+	if cfg.NodeName != "" {
+		selector := fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
+		opts = append(opts, informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = selector }))
+	}
+	c.podFactory = informers.NewSharedInformerFactoryWithOptions(core, 0, opts...)
+	c.podInformer = c.podFactory.Core().V1().Pods().Informer()
+	c.podLister = c.podFactory.Core().V1().Pods().Lister()
+
+	c.nadFactory = nadinformers.NewSharedInformerFactory(nads, 0)
+	nadInf := c.nadFactory.K8sCniCncfIo().V1().NetworkAttachmentDefinitions()
+	c.nadInformer = nadInf.Informer()
+	if err := c.nadInformer.SetTransform(dropManagedFields); err != nil {
+		log.Warn("NAD informer transform not set", "err", err)
+	}
+	c.nadLister = nadInf.Lister()
+
+	c.broadcaster = record.NewBroadcaster()
+	c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: EventComponent})
+	return c
+}
+
+// Start starts the informers and the event sink, which run until ctx
+// ends, and waits for the caches to sync (bounded by ctx and
+// Config.SyncTimeout). A sync failure is not fatal for lookups: they fall
+// back to live GETs, and the informers keep retrying.
+func (c *Client) Start(ctx context.Context) error {
+	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.core.CoreV1().Events("")})
+	go func() {
+		<-ctx.Done()
+		c.broadcaster.Shutdown()
+	}()
+	c.podFactory.Start(ctx.Done())
+	c.nadFactory.Start(ctx.Done())
+	wait := ctx
+	if c.cfg.SyncTimeout > 0 {
+		var cancel context.CancelFunc
+		wait, cancel = context.WithTimeout(ctx, c.cfg.SyncTimeout)
+		defer cancel()
+	}
+	if !cache.WaitForCacheSync(wait.Done(), c.podInformer.HasSynced, c.nadInformer.HasSynced) {
+		return fmt.Errorf("informer caches not synced (pods %v, network-attachment-definitions %v): %w",
+			c.podInformer.HasSynced(), c.nadInformer.HasSynced(), errors.Join(context.Cause(wait), wait.Err()))
+	}
+	c.log.Info("informer caches synced", "node", c.cfg.NodeName)
+	return nil
+}
+
+// Pods returns the attach.PodSource.
+func (c *Client) Pods() attach.PodSource { return podSource{c} }
+
+// Status returns the attach.StatusWriter.
+func (c *Client) Status() attach.StatusWriter { return statusWriter{c} }
+
+// Events returns the attach.Events; it also implements resolve.Warner.
+func (c *Client) Events() attach.Events { return events{c.recorder} }
+
+// NADs returns the resolve.NADGetter; it also implements resolve.NADProber.
+func (c *Client) NADs() resolve.NADGetter { return nadSource{c} }
+
+// trimPod keeps only what the daemon reads, so a node's pod cache stays
+// small: identity, annotations (without kubectl's last-applied copy),
+// node, phase and resource-claim statuses.
+func trimPod(obj any) (any, error) {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		return trimmed(pod), nil
+	}
+	return obj, nil
+}
+
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+func trimmed(p *corev1.Pod) *corev1.Pod {
+	var ann map[string]string
+	if len(p.Annotations) > 0 {
+		ann = make(map[string]string, len(p.Annotations))
+		for k, v := range p.Annotations {
+			if k != lastApplied {
+				ann[k] = v
+			}
+		}
+	}
+	return &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              p.Name,
+			Namespace:         p.Namespace,
+			UID:               p.UID,
+			ResourceVersion:   p.ResourceVersion,
+			CreationTimestamp: p.CreationTimestamp,
+			DeletionTimestamp: p.DeletionTimestamp,
+			Labels:            p.Labels,
+			Annotations:       ann,
+		},
+		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork},
+		Status: corev1.PodStatus{
+			Phase:                 p.Status.Phase,
+			ResourceClaimStatuses: p.Status.ResourceClaimStatuses,
+		},
+	}
+}
+
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.ObjectMetaAccessor); ok {
+		m.GetObjectMeta().SetManagedFields(nil)
+	}
+	return obj, nil
+}
