@@ -72,6 +72,7 @@ func renderPanel(b *strings.Builder, p Panel, x0 float64) {
 		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end">%s</text>`+"\n", left-4, y+4, trimFloat(f))
 	}
 	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">latency (ms)</text>`+"\n", left+plotW/2, top+plotH+30)
+	fmt.Fprintf(b, `<text transform="translate(%.1f,%.1f) rotate(-90)" text-anchor="middle">fraction of requests</text>`+"\n", x0+14, top+plotH/2)
 	for i, s := range p.Series {
 		color := palette[i%len(palette)]
 		if pts := ecdfPoints(s.Values, xmax, left, top, plotW, plotH); pts != "" {
