@@ -183,7 +183,7 @@ func (e *env) pluginFiles(ctx context.Context, r run.Runner) ([]cluster.File, er
 	toolDir := filepath.Join(e.cache, "tools", "cni-plugins-"+v)
 	loopback := filepath.Join(toolDir, "bin", "loopback")
 	if err := gobuild.Build(ctx, r, gobuild.Request{
-		Name: "cni-plugins", WorkDir: toolDir,
+		Name: "src", WorkDir: toolDir, // the module bake.ensureCNIPlugins uses, so one warm build serves both
 		Requires: map[string]string{"github.com/containernetworking/plugins": v},
 		Outputs:  map[string]string{"github.com/containernetworking/plugins/plugins/main/loopback": loopback},
 		LDFlags:  "-s -w",
