@@ -466,4 +466,3 @@ func procMount(t *testing.T, dst string) {
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(dst, syscall.MNT_DETACH) })
 }
-

@@ -76,7 +76,7 @@ func (e *testEnv) delegates(nets []netSpec) []*netconf.Delegate {
 	e.t.Helper()
 	var ds []*netconf.Delegate
 	for _, n := range nets {
-		plugin := map[string]any{"type": n.typ, "capabilities": map[string]bool{"portMappings": true, "ips": true, "mac": true, "bandwidth": true}}
+		plugin := map[string]any{"type": n.typ, "capabilities": map[string]bool{"portMappings": true, "ips": true, "mac": true, "bandwidth": true, "deviceID": true, "CNIDeviceInfoFile": true}}
 		for k, v := range n.extra {
 			plugin[k] = v
 		}

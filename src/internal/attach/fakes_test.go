@@ -77,6 +77,9 @@ func (f *fakeExec) ExecPlugin(ctx context.Context, path string, stdin []byte, en
 	f.mu.Unlock()
 	if hook != nil {
 		hook(ctx, c)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr // the real Exec kills the plugin here
+		}
 	}
 	if err != nil {
 		return nil, err
