@@ -28,6 +28,9 @@ type Machine struct {
 	Kernel string `json:"kernel"`
 	Go     string `json:"go"`
 	Commit string `json:"commit,omitempty"`
+	// LoadAvg is /proc/loadavg's 1/5/15-minute figures when the run started:
+	// the machine is shared, and a busy one inflates every latency.
+	LoadAvg string `json:"load_avg,omitempty"`
 }
 
 // String is the one-line machine description under the table.
@@ -35,6 +38,9 @@ func (m Machine) String() string {
 	s := fmt.Sprintf("%s, %d cores, %.0f GiB RAM, Linux %s, %s", m.CPU, m.Cores, float64(m.MemMiB)/1024, m.Kernel, m.Go)
 	if m.Commit != "" {
 		s += ", commit " + m.Commit
+	}
+	if m.LoadAvg != "" {
+		s += ", load average " + m.LoadAvg + " at start"
 	}
 	return s
 }
