@@ -35,37 +35,9 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 		return err
 	}
 	path := scratchPath(conf.CNIDir, req.ContainerID)
-	ds, state, err := readScratch(path)
-	switch {
-	case state == scratchOK:
-		for _, d := range ds {
-			if err := d.SetCNIVersionIfMissing(conf.CNIVersion); err != nil {
-				return fmt.Errorf("%w: delegate cache %s: %w", ErrInvalidConfig, path, err)
-			}
-		}
-	case state == scratchCorrupt:
-		// Upstream logs and succeeds here, leaking every attachment; we
-		// keep the evidence and still clean up what the API can tell us.
-		req.Logger.Error("delegate cache is corrupt; moving it aside and rebuilding the delegates from the API",
-			"file", path, "err", err)
-		if a.opts.Observer != nil {
-			a.opts.Observer.CorruptCache(req.ContainerID)
-		}
-		if err := os.Rename(path, path+".corrupt"); err != nil {
-			req.Logger.Error("moving corrupt delegate cache aside", "file", path, "err", err)
-		}
-		if ds, err = a.rebuild(ctx, req, conf, true); err != nil {
-			return err
-		}
-	case err != nil:
+	ds, state, err := a.delegatesForDel(ctx, req, conf, path)
+	if err != nil || ds == nil {
 		return err
-	default: // missing
-		if ds, err = a.rebuild(ctx, req, conf, false); err != nil {
-			return err
-		}
-		if ds == nil {
-			return nil
-		}
 	}
 	atts, err := a.prepare(inv, ds)
 	if err != nil {
@@ -80,6 +52,40 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 		}
 	}
 	return delErr
+}
+
+// delegatesForDel reads the delegate cache, falling back to the resolver
+// when it is missing or corrupt. nil delegates and no error mean there is
+// nothing to delete.
+func (a *Attacher) delegatesForDel(ctx context.Context, req *Request, conf *netconf.NetConf, path string) ([]*netconf.Delegate, scratchState, error) {
+	ds, state, err := readScratch(path)
+	switch {
+	case state == scratchOK:
+		for _, d := range ds {
+			if err := d.SetCNIVersionIfMissing(conf.CNIVersion); err != nil {
+				return nil, state, fmt.Errorf("%w: delegate cache %s: %w", ErrInvalidConfig, path, err)
+			}
+		}
+		return ds, state, nil
+	case state == scratchCorrupt:
+		// Upstream logs and succeeds here, leaking every attachment; we
+		// keep the evidence and still clean up what the API can tell us.
+		req.Logger.Error("delegate cache is corrupt; moving it aside and rebuilding the delegates from the API",
+			"file", path, "err", err)
+		if a.opts.Observer != nil {
+			a.opts.Observer.CorruptCache(req.ContainerID)
+		}
+		if err := os.Rename(path, path+".corrupt"); err != nil {
+			req.Logger.Error("moving corrupt delegate cache aside", "file", path, "err", err)
+		}
+		ds, err = a.rebuild(ctx, req, conf, true)
+		return ds, state, err
+	case err != nil:
+		return nil, state, err
+	default: // missing
+		ds, err = a.rebuild(ctx, req, conf, false)
+		return ds, state, err
+	}
 }
 
 // rebuild resolves the delegates again when the cache cannot be used. With
