@@ -4,6 +4,7 @@ package attach
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -465,4 +466,67 @@ func procMount(t *testing.T, dst string) {
 		t.Fatalf("mount proc on %s: %v", dst, err)
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(dst, syscall.MNT_DETACH) })
+}
+
+// TestNetnsGCAndStatus: GC with the runtime's valid attachments deletes a
+// stale pod's interfaces and IPAM lease and keeps the live one; STATUS
+// reaches the real plugins at 1.1.0.
+func TestNetnsGCAndStatus(t *testing.T) {
+	bin := pluginsDir(t)
+	e := newNetnsEnv(t, "1.1.0", nil, bin)
+	e.nets = []netnsNet{e.bridgeNet(), e.macvlanNet("mt-up0")}
+	stalePod := newTestNS(t)
+	live := e.req("ADD")
+	stale := e.req("ADD")
+	stale.ContainerID, stale.Netns = "mt-netns-stale", stalePod.Path()
+	err := e.inHost(func() error {
+		for _, r := range []*Request{live, stale} {
+			if _, err := e.a.Add(context.Background(), r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ADD: %v", err)
+	}
+	if got := e.leasedIPs("mt-cluster"); len(got) != 2 {
+		t.Fatalf("leases before GC = %v", got)
+	}
+	gc := e.req("GC")
+	var cfg map[string]any
+	if err := json.Unmarshal(gc.Config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["cni.dev/valid-attachments"] = []map[string]string{{"containerID": live.ContainerID, "ifname": "eth0"}}
+	gc.Config, _ = json.Marshal(cfg)
+	if err := e.inHost(func() error { return e.a.GC(context.Background(), gc) }); err != nil {
+		t.Fatalf("GC: %v", err)
+	}
+	if got := e.leasedIPs("mt-cluster"); len(got) != 1 {
+		t.Errorf("leases after GC = %v, want only the live pod's", got)
+	}
+	if got := e.podAddrs(); len(got["eth0"]) != 1 || len(got["net1"]) != 1 {
+		t.Errorf("live pod lost interfaces: %v", got)
+	}
+	err = stalePod.Do(func(ns.NetNS) error {
+		for _, name := range []string{"eth0", "net1"} {
+			if _, err := netlinksafe.LinkByName(name); err == nil {
+				return fmt.Errorf("stale pod still has %s", name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.tmp, "multus", stale.ContainerID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale delegate cache kept: %v", err)
+	}
+	if err := e.inHost(func() error { return e.a.Status(context.Background(), e.req("STATUS")) }); err != nil {
+		t.Errorf("STATUS: %v", err)
+	}
+	if err := e.inHost(func() error { return e.a.Del(context.Background(), live) }); err != nil {
+		t.Fatal(err)
+	}
 }
