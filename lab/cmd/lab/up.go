@@ -45,7 +45,10 @@ type upState struct {
 	flanneld  string
 	plugins   []cluster.File
 	images    []cluster.Image
-	client    *kube.Client
+	// daemonImageErr says why the daemon image could not be built; the
+	// daemon step reports it.
+	daemonImageErr error
+	client         *kube.Client
 }
 
 // runUp brings the lab up, or repairs it: every step is idempotent.
@@ -84,7 +87,7 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	return nil
+	return st.daemonImageErr
 }
 
 // runDeploy is load, then apply deployments/ and wait for the rollout.
@@ -155,16 +158,33 @@ func (e *env) upArtifacts(ctx context.Context, st *upState) error {
 		return err
 	}
 	return e.progress.Do(ctx, "lab images (daemon, test pod, flannel)", func(ctx context.Context, log io.Writer) error {
-		imgs, err := labimages.Build(labimages.Inputs{
-			BinDir: filepath.Join(e.repoRoot, "bin"), Busybox: "/bin/busybox", Flanneld: st.flanneld,
-			OutDir: filepath.Join(st.s.artifacts, "lab", "images"),
-		})
-		for _, img := range imgs {
-			fmt.Fprintf(log, "%s %s %s\n", img.Ref, img.ID, img.Tarball)
+		// The daemon image comes last and alone: when our binaries are not
+		// there yet, the cluster and flannel still come up, and the daemon
+		// step fails naming what is missing.
+		imgs, err := e.buildImages(st, log, labimages.TestPodImage, labimages.FlannelImage)
+		if err != nil {
+			return err
 		}
-		st.images = imgs
-		return err
+		daemon, err := e.buildImages(st, log, labimages.DaemonImage)
+		if err != nil {
+			st.daemonImageErr = err
+			fmt.Fprintf(log, "daemon image: %v\n", err)
+			e.progress.Note("daemon image not built: %v", err)
+		}
+		st.images = append(imgs, daemon...)
+		return nil
 	})
+}
+
+func (e *env) buildImages(st *upState, log io.Writer, refs ...string) ([]cluster.Image, error) {
+	imgs, err := labimages.Build(labimages.Inputs{
+		BinDir: filepath.Join(e.repoRoot, "bin"), Busybox: "/bin/busybox", Flanneld: st.flanneld,
+		OutDir: filepath.Join(st.s.artifacts, "lab", "images"),
+	}, refs...)
+	for _, img := range imgs {
+		fmt.Fprintf(log, "%s %s %s\n", img.Ref, img.ID, img.Tarball)
+	}
+	return imgs, err
 }
 
 // pluginFiles returns the binaries for every node's /opt/cni/bin: the
@@ -311,6 +331,9 @@ func (e *env) upNetwork(ctx context.Context, st *upState) error {
 // upDaemon applies deployments/ with the lab's image and waits for it.
 func (e *env) upDaemon(ctx context.Context, st *upState) error {
 	return e.progress.Do(ctx, "multus daemon from deployments/", func(ctx context.Context, log io.Writer) error {
+		if st.daemonImageErr != nil {
+			return st.daemonImageErr
+		}
 		client, err := e.clientFor(st)
 		if err != nil {
 			return err

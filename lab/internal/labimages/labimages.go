@@ -48,50 +48,79 @@ type Inputs struct {
 	OutDir   string // where the tarballs go
 }
 
-// Specs returns the three image specs. Missing required inputs are errors
-// that name the file and how to get it.
-func Specs(in Inputs) (map[string]image.Spec, error) {
+// Specs returns the specs of the images refs name (all three when refs is
+// empty). Missing inputs are errors that name the file and how to get it.
+func Specs(in Inputs, refs ...string) (map[string]image.Spec, error) {
+	if len(refs) == 0 {
+		refs = []string{DaemonImage, TestPodImage, FlannelImage}
+	}
+	out := map[string]image.Spec{}
+	for _, ref := range refs {
+		var (
+			spec image.Spec
+			err  error
+		)
+		switch ref {
+		case DaemonImage:
+			spec, err = daemonSpec(in)
+		case TestPodImage, FlannelImage:
+			spec, err = supportSpec(in, ref)
+		default:
+			err = fmt.Errorf("unknown lab image %q", ref)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[ref] = spec
+	}
+	return out, nil
+}
+
+func daemonSpec(in Inputs) (image.Spec, error) {
 	var bins []image.File
 	for _, b := range slices.Concat(daemonRequired, daemonOptional) {
 		src := filepath.Join(in.BinDir, b)
 		if _, err := os.Stat(src); err != nil {
 			if slices.Contains(daemonRequired, b) {
-				return nil, fmt.Errorf("daemon image needs %s (run make build): %w", src, err)
+				return image.Spec{}, fmt.Errorf("daemon image needs %s (run make build): %w", src, err)
 			}
 			continue
 		}
 		bins = append(bins, image.File{Src: src, Dst: DaemonBinDir + "/" + b, Mode: 0o755})
 	}
-	for _, f := range []struct{ path, why string }{
-		{in.Busybox, "apt-get install busybox-static"},
-		{in.Flanneld, "go run ./lab/cmd/lab flanneld"},
-	} {
+	return image.Spec{
+		Ref: DaemonImage,
+		// CNI_NETNS is /var/run/netns/... on the node; the daemon opens it itself.
+		Layers: []image.Layer{{Files: bins, Symlinks: map[string]string{"/var/run": "../run"}}},
+		Config: image.Config{Entrypoint: []string{DaemonBinDir + "/multus-daemon"}},
+	}, nil
+}
+
+func supportSpec(in Inputs, ref string) (image.Spec, error) {
+	need := []struct{ path, why string }{{in.Busybox, "apt-get install busybox-static"}}
+	if ref == FlannelImage {
+		need = append(need, struct{ path, why string }{in.Flanneld, "go run ./lab/cmd/lab flanneld"})
+	}
+	for _, f := range need {
 		if _, err := os.Stat(f.path); err != nil {
-			return nil, fmt.Errorf("image input %s missing (%s): %w", f.path, f.why, err)
+			return image.Spec{}, fmt.Errorf("image %s needs %s (%s): %w", ref, f.path, f.why, err)
 		}
 	}
-	// CNI_NETNS is /var/run/netns/... on the node; the daemon opens it itself.
-	varRun := map[string]string{"/var/run": "../run"}
 	busybox := image.File{Src: in.Busybox, Dst: "/bin/busybox", Mode: 0o755}
-	return map[string]image.Spec{
-		DaemonImage: {
-			Ref:    DaemonImage,
-			Layers: []image.Layer{{Files: bins, Symlinks: varRun}},
-			Config: image.Config{Entrypoint: []string{DaemonBinDir + "/multus-daemon"}},
-		},
-		TestPodImage: {
+	if ref == TestPodImage {
+		return image.Spec{
 			Ref:    TestPodImage,
 			Layers: []image.Layer{{Files: []image.File{busybox}, Symlinks: applets(TestPodApplets)}},
 			Config: image.Config{Cmd: []string{"/bin/sleep", "2147483647"}},
-		},
-		FlannelImage: {
-			Ref: FlannelImage,
-			Layers: []image.Layer{{
-				Files:    []image.File{{Src: in.Flanneld, Dst: "/opt/bin/flanneld", Mode: 0o755}, busybox},
-				Symlinks: applets([]string{"sh", "cp", "mv"}),
-			}},
-			Config: image.Config{Entrypoint: []string{"/opt/bin/flanneld"}},
-		},
+		}, nil
+	}
+	return image.Spec{
+		Ref: FlannelImage,
+		Layers: []image.Layer{{
+			Files:    []image.File{{Src: in.Flanneld, Dst: "/opt/bin/flanneld", Mode: 0o755}, busybox},
+			Symlinks: applets([]string{"sh", "cp", "mv"}),
+		}},
+		Config: image.Config{Entrypoint: []string{"/opt/bin/flanneld"}},
 	}, nil
 }
 
@@ -103,17 +132,17 @@ func applets(names []string) map[string]string {
 	return m
 }
 
-// Build writes every spec as a tarball under in.OutDir and returns them in
-// a stable order with their image IDs.
-func Build(in Inputs) ([]cluster.Image, error) {
-	specs, err := Specs(in)
+// Build writes the images refs name (all when empty) as tarballs under
+// in.OutDir and returns them in a stable order with their image IDs.
+func Build(in Inputs, refs ...string) ([]cluster.Image, error) {
+	specs, err := Specs(in, refs...)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(in.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("image dir: %w", err)
 	}
-	refs := make([]string, 0, len(specs))
+	refs = make([]string, 0, len(specs))
 	for ref := range specs {
 		refs = append(refs, ref)
 	}
