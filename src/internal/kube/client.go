@@ -258,3 +258,8 @@ func dropManagedFields(obj any) (any, error) {
 	}
 	return obj, nil
 }
+
+// CachedPods is the number of pods in the informer cache; with NodeName
+// set it counts this node's pods only (the integration tier checks that
+// foreign pods stay out).
+func (c *Client) CachedPods() int { return len(c.podInformer.GetStore().ListKeys()) }

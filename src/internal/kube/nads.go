@@ -34,8 +34,11 @@ func (n nadSource) GetNAD(ctx context.Context, namespace, name string) (*nadv1.N
 	defer cancel()
 	delay := nadRetryFirst
 	for {
-		nad, err := n.ProbeNAD(retryCtx, namespace, name)
+		nad, err := n.c.nadLister.NetworkAttachmentDefinitions(namespace).Get(name)
 		if err == nil {
+			return nad.DeepCopy(), nil
+		}
+		if nad, err = n.get(retryCtx, namespace, name); err == nil {
 			return nad, nil
 		}
 		select {
@@ -47,11 +50,23 @@ func (n nadSource) GetNAD(ctx context.Context, namespace, name string) (*nadv1.N
 	}
 }
 
-// ProbeNAD implements resolve.NADProber: cache, then one live GET.
+// ProbeNAD implements resolve.NADProber: the cache only, once it has
+// synced (as upstream: a file-configured cluster network must not cost a
+// live GET on every ADD, nor fail while the API is down); one live GET
+// before that.
 func (n nadSource) ProbeNAD(ctx context.Context, namespace, name string) (*nadv1.NetworkAttachmentDefinition, error) {
-	if nad, err := n.c.nadLister.NetworkAttachmentDefinitions(namespace).Get(name); err == nil {
+	nad, err := n.c.nadLister.NetworkAttachmentDefinitions(namespace).Get(name)
+	if err == nil {
 		return nad.DeepCopy(), nil
 	}
+	if n.c.nadInformer.HasSynced() {
+		return nil, fmt.Errorf("%w: %s/%s", resolve.ErrNADNotFound, namespace, name)
+	}
+	return n.get(ctx, namespace, name)
+}
+
+// get is one live GET bounded by APITimeout.
+func (n nadSource) get(ctx context.Context, namespace, name string) (*nadv1.NetworkAttachmentDefinition, error) {
 	getCtx, cancel := context.WithTimeout(ctx, n.c.cfg.APITimeout)
 	defer cancel()
 	nad, err := n.c.nads.K8sCniCncfIoV1().NetworkAttachmentDefinitions(namespace).Get(getCtx, name, metav1.GetOptions{})

@@ -140,18 +140,28 @@ func (r *Resolver) network(ctx context.Context, req *request, value string) (*ne
 	if isPath(value) {
 		return loadPath(value)
 	}
+	var probeErr error
 	if r.nads != nil {
 		nad, err := r.probeNAD(ctx, req.conf.MultusNamespace, value)
-		switch {
-		case err == nil:
+		if err == nil {
 			return r.delegateFromNAD(ctx, req, nad, nil)
-		case !errors.Is(err, ErrNADNotFound):
-			return nil, fmt.Errorf("network-attachment-definition %s/%s: %w", req.conf.MultusNamespace, value, err)
+		}
+		// A failed lookup (API down before the cache synced) still lets a
+		// config file of that name serve: the cluster network must not
+		// depend on the API when it is configured on disk.
+		if !errors.Is(err, ErrNADNotFound) {
+			probeErr = err
 		}
 	}
 	d, err := findByName(req.conf.ConfDir, value)
 	if err != nil {
+		if probeErr != nil {
+			return nil, fmt.Errorf("network-attachment-definition %s/%s: %w (and confDir %s: %w)", req.conf.MultusNamespace, value, probeErr, req.conf.ConfDir, err)
+		}
 		return nil, fmt.Errorf("no network-attachment-definition in %q and no config in confDir %s: %w", req.conf.MultusNamespace, req.conf.ConfDir, err)
+	}
+	if probeErr != nil {
+		r.log.Warn("network-attachment-definition lookup failed; using the confDir config of that name", "network", value, "err", probeErr)
 	}
 	return d, nil
 }

@@ -455,3 +455,25 @@ func TestAuxiliaryChain(t *testing.T) {
 		})
 	}
 }
+
+// downNADs fails every lookup as an unreachable API server would.
+type downNADs struct{}
+
+func (downNADs) GetNAD(context.Context, string, string) (*nadv1.NetworkAttachmentDefinition, error) {
+	return nil, errors.New("connection refused")
+}
+
+// TestClusterNetworkFileWhileAPIDown: a cluster network configured on
+// disk keeps working when the NAD lookup fails; without such a file the
+// lookup error is reported.
+func TestClusterNetworkFileWhileAPIDown(t *testing.T) {
+	dir := confDir(t)
+	ds, err := New(Options{NADs: downNADs{}}).Delegates(context.Background(), baseConf(t, dir, "flannel"), nil)
+	if err != nil || ds[0].Name != "flannel" {
+		t.Fatalf("delegates = %v, err = %v", names(ds), err)
+	}
+	_, err = New(Options{NADs: downNADs{}}).Delegates(context.Background(), baseConf(t, dir, "nope"), nil)
+	if err == nil || !strings.Contains(err.Error(), "connection refused") || !errors.Is(err, ErrConfigNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+}
