@@ -24,6 +24,8 @@ import (
 const (
 	defaultBusyAttempts = 6
 	defaultBusyBackoff  = 200 * time.Millisecond
+	// killWaitDelay bounds how long a killed plugin's pipes may stay open.
+	killWaitDelay = 2 * time.Second
 )
 
 // Exec is an invoke.Exec that runs plugins as child processes, optionally
@@ -109,8 +111,14 @@ func (e *Exec) ExecPlugin(ctx context.Context, pluginPath string, stdin []byte, 
 		cmd.Stdin = bytes.NewReader(stdin)
 		cmd.Stdout = &stdout
 		cmd.Stderr = &stderr
+		// Own process group, so a deadline kills the plugin together with
+		// the plugins it started (flannel runs bridge, bridge runs IPAM);
+		// WaitDelay stops a leftover holding stdout from blocking us.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = killWaitDelay
 		if e.Root != "" {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: e.Root}
+			cmd.SysProcAttr.Chroot = e.Root
 			cmd.Dir = "/"
 		}
 		err := run(cmd)

@@ -134,6 +134,8 @@ func TestExecPluginRealProcess(t *testing.T) {
 	writePlugin(t, filepath.Join(dir, "echo"), "#!/bin/sh\necho \"{\\\"cmd\\\":\\\"$CNI_COMMAND\\\"}\"\ncat >/dev/null\necho warn >&2\n")
 	writePlugin(t, filepath.Join(dir, "fail"), "#!/bin/sh\necho oops >&2\nexit 3\n")
 	writePlugin(t, filepath.Join(dir, "hang"), "#!/bin/sh\nexec sleep 30\n")
+	// A plugin whose child keeps stdout open must not outlive the deadline.
+	writePlugin(t, filepath.Join(dir, "hangchild"), "#!/bin/sh\nsleep 30 &\nsleep 30\n")
 
 	var stderr strings.Builder
 	e := &Exec{Stderr: &stderr}
@@ -151,11 +153,13 @@ func TestExecPluginRealProcess(t *testing.T) {
 		t.Fatalf("fail: %v", err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_, err = e.ExecPlugin(ctx, filepath.Join(dir, "hang"), nil, nil)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("hang: want deadline exceeded, got %v", err)
+	for _, p := range []string{"hang", "hangchild"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err = e.ExecPlugin(ctx, filepath.Join(dir, p), nil, nil)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: want deadline exceeded, got %v", p, err)
+		}
 	}
 }
 
