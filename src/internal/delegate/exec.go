@@ -65,7 +65,7 @@ func (e *Exec) FindInPath(plugin string, paths []string) (string, error) {
 	}
 	// A type such as "../x" or "/bin/sh" would escape the bin dirs.
 	if strings.ContainsRune(plugin, os.PathSeparator) || plugin == "." || plugin == ".." {
-		return "", fmt.Errorf("invalid plugin name %q: contains a path separator", plugin)
+		return "", cnitypes.NewError(cnitypes.ErrInvalidNetworkConfig, fmt.Sprintf("invalid plugin type %q: contains a path separator", plugin), "")
 	}
 	if len(paths) == 0 {
 		return "", errors.New("no paths provided")
@@ -87,7 +87,8 @@ func (e *Exec) FindInPath(plugin string, paths []string) (string, error) {
 	if e.Root != "" {
 		where += " (inside " + e.Root + ")"
 	}
-	return "", fmt.Errorf("failed to find plugin %q in path %s", plugin, where)
+	// Code 7: the config names a type this node does not have.
+	return "", cnitypes.NewError(cnitypes.ErrInvalidNetworkConfig, fmt.Sprintf("failed to find plugin %q in path %s", plugin, where), "")
 }
 
 // ExecPlugin runs the plugin with the environment libcni built and the

@@ -57,6 +57,12 @@ func TestFindInPath(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
 				}
+				var cerr *cnitypes.Error
+				if strings.Contains(tc.wantErr, "find") || strings.Contains(tc.wantErr, "separator") {
+					if !errors.As(err, &cerr) || cerr.Code != cnitypes.ErrInvalidNetworkConfig {
+						t.Errorf("want CNI code 7 for a bad type, got %#v", err)
+					}
+				}
 				return
 			}
 			if err != nil || got != tc.want {
