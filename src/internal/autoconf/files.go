@@ -1,0 +1,93 @@
+package autoconf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory and a rename, so a reader (the container runtime) sees the old
+// file or the new one, never a partial one. The temp name starts with a dot
+// and has no .conf suffix, so runtimes and our own watch ignore it.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	defer func() { _ = os.Remove(name) }() // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(name, path)
+}
+
+// writeIfChanged writes only when the content differs, so an unchanged
+// primary causes no rename (and no runtime reload).
+func writeIfChanged(path string, data []byte, perm fs.FileMode) (bool, error) {
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
+		return false, nil
+	}
+	if err := WriteFileAtomic(path, data, perm); err != nil {
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// InstallUserConfig copies a user-provided Multus config (non-auto mode)
+// into dir under its own name, atomically. Copying a file onto itself is a
+// no-op.
+func InstallUserConfig(src, dir string) (string, error) {
+	dst := filepath.Join(dir, filepath.Base(src))
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("read Multus config: %w", err)
+	}
+	if filepath.Clean(src) == dst {
+		return dst, nil
+	}
+	if _, err := writeIfChanged(dst, data, 0o600); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// WaitForFile polls for path every interval until it exists or timeout
+// passes (upstream: 1 s and 45 s for the readiness indicator file).
+func WaitForFile(ctx context.Context, path string, interval, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		_, err := os.Stat(path)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("readiness indicator file %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("readiness indicator file %s did not appear within %s", path, timeout)
+		case <-time.After(interval):
+		}
+	}
+}

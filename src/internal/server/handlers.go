@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	cnitypes "github.com/containernetworking/cni/pkg/types"
+
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/internal/attach"
+)
+
+// resultVersion is the CNI result version on the wire (§2.4); the shim
+// converts it to the runtime's version.
+const resultVersion = "1.0.0"
+
+func (s *Server) handleCNI(w http.ResponseWriter, r *http.Request) {
+	s.serveCommand(w, r, api.PathCNI)
+}
+
+func (s *Server) handleDelegate(w http.ResponseWriter, r *http.Request) {
+	s.serveCommand(w, r, api.PathDelegate)
+}
+
+// serveCommand is the common path of /cni and /delegate: decode, merge,
+// wait for a slot, run, answer.
+func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint string) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeCNIError(w, cniErr(cnitypes.ErrDecodingFailure, "request body exceeds the %d-byte limit", tooBig.Limit))
+			return
+		}
+		writeCNIError(w, cniErr(cnitypes.ErrDecodingFailure, "read request body: %v", err))
+		return
+	}
+	inv, cerr := decodeRequest(body, endpoint)
+	if cerr != nil {
+		s.opts.Logger.Warn("bad request", "endpoint", endpoint, "error", cerr.Msg)
+		writeCNIError(w, cerr)
+		return
+	}
+	// /delegate carries a delegate's own config: merging daemon-config
+	// into it (upstream's quirk, §2.7) would overwrite the caller's keys.
+	if endpoint == api.PathCNI {
+		merged, err := MergeConfig(inv.Config, s.opts.Override)
+		if err != nil {
+			writeCNIError(w, cniErr(cnitypes.ErrDecodingFailure, "%s: %v", inv.Command, err))
+			return
+		}
+		inv.Config = merged
+	}
+	log := s.requestLogger(inv, endpoint)
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	defer cancel()
+	release, err := s.acquire(ctx)
+	if err != nil {
+		log.Warn("no request slot", "error", err)
+		writeCNIError(w, commandError(inv, err))
+		return
+	}
+	defer release()
+
+	if o := s.opts.Observer; o != nil {
+		o.InFlight(1)
+		defer o.InFlight(-1)
+	}
+	start := time.Now()
+	req := &attach.Request{
+		Command: inv.Command, ContainerID: inv.ContainerID, Netns: inv.Netns, IfName: inv.IfName,
+		CNIArgs: inv.CNIArgs, Pod: inv.Pod, Config: inv.Config, Logger: log,
+	}
+	result, err := s.run(ctx, endpoint, req, inv.Attrs)
+	elapsed := time.Since(start)
+	if o := s.opts.Observer; o != nil {
+		o.CommandDone(endpoint, inv.Command, elapsed, err)
+	}
+	if err == nil && inv.Command == cmdAdd {
+		var body []byte
+		if body, err = encodeResult(result); err == nil {
+			log.Info("command done", "duration", elapsed)
+			writeJSON(w, http.StatusOK, json.RawMessage(body))
+			return
+		}
+	}
+	if err != nil {
+		log.Error("command failed", "duration", elapsed, "error", err)
+		writeCNIError(w, commandError(inv, err))
+		return
+	}
+	log.Info("command done", "duration", elapsed)
+	w.WriteHeader(http.StatusOK)
+}
+
+// run dispatches one command to the backend.
+func (s *Server) run(ctx context.Context, endpoint string, req *attach.Request, attrs *api.InterfaceAttributes) (cnitypes.Result, error) {
+	c := s.opts.CNI
+	if endpoint == api.PathDelegate {
+		switch req.Command {
+		case cmdAdd:
+			return c.DelegateAdd(ctx, req, attrs)
+		case cmdDel:
+			return nil, c.DelegateDel(ctx, req, attrs)
+		case cmdCheck:
+			return nil, c.DelegateCheck(ctx, req)
+		case cmdStatus:
+			return nil, c.DelegateStatus(ctx, req)
+		}
+	} else {
+		switch req.Command {
+		case cmdAdd:
+			return c.Add(ctx, req)
+		case cmdDel:
+			return nil, c.Del(ctx, req)
+		case cmdCheck:
+			return nil, c.Check(ctx, req)
+		case cmdGC:
+			return nil, c.GC(ctx, req)
+		case cmdStatus:
+			return nil, c.Status(ctx, req)
+		}
+	}
+	// decodeRequest admits only the commands above.
+	return nil, fmt.Errorf("unhandled command %q on %s", req.Command, endpoint)
+}
+
+// requestLogger is the one request-scoped logger, passed down in the
+// request so that every line of this invocation carries its identity.
+func (s *Server) requestLogger(inv *invocation, endpoint string) *slog.Logger {
+	attrs := []any{"endpoint", endpoint, "command", inv.Command}
+	if inv.ContainerID != "" {
+		attrs = append(attrs, "containerID", inv.ContainerID)
+	}
+	if inv.Pod.Name != "" {
+		attrs = append(attrs, "pod", inv.Pod.Namespace+"/"+inv.Pod.Name)
+	}
+	if inv.Command != cmdStatus && inv.Command != cmdGC {
+		attrs = append(attrs, "ifname", inv.IfName)
+	}
+	return s.opts.Logger.With(attrs...)
+}
+
+// encodeResult converts an ADD result to the 1.0.0 wire form (§2.4) and
+// wraps it as {"Result": ...}.
+func encodeResult(result cnitypes.Result) ([]byte, error) {
+	if result == nil {
+		return nil, errors.New("the delegates returned no result")
+	}
+	converted, err := result.GetAsVersion(resultVersion)
+	if err != nil {
+		return nil, fmt.Errorf("convert result to %s: %w", resultVersion, err)
+	}
+	raw, err := json.Marshal(converted)
+	if err != nil {
+		return nil, fmt.Errorf("encode result: %w", err)
+	}
+	return json.Marshal(api.Response{Result: raw})
+}
+
+// commandError builds the CNI error object of a failed command. The code
+// and details of a CNI error in the chain are kept (so the delegate's own
+// code reaches the runtime); the message carries the whole chain, prefixed
+// with the invocation's identity.
+func commandError(inv *invocation, err error) *cnitypes.Error {
+	out := &cnitypes.Error{Code: attach.Code(err), Msg: err.Error()}
+	var ce *cnitypes.Error
+	if errors.As(err, &ce) && ce.Details != "" {
+		out.Details = ce.Details
+		// cnitypes.Error appends "; <details>" to its message; the
+		// details already travel in their own field.
+		out.Msg = strings.TrimSuffix(out.Msg, "; "+ce.Details)
+	}
+	out.Msg = describe(inv) + ": " + out.Msg
+	return out
+}
+
+func describe(inv *invocation) string {
+	var b strings.Builder
+	b.WriteString(inv.Command)
+	if inv.Pod.Name != "" {
+		fmt.Fprintf(&b, " pod %s/%s", inv.Pod.Namespace, inv.Pod.Name)
+	}
+	if inv.ContainerID != "" {
+		fmt.Fprintf(&b, " container %q", inv.ContainerID)
+	}
+	if inv.Command != cmdStatus && inv.Command != cmdGC {
+		fmt.Fprintf(&b, " ifname %s", inv.IfName)
+	}
+	return b.String()
+}
+
+// writeCNIError answers 400 with the CNI error object, as upstream's shim
+// expects for every failure.
+func writeCNIError(w http.ResponseWriter, e *cnitypes.Error) {
+	writeJSON(w, http.StatusBadRequest, e)
+}
+
+// writeJSON is the one place that writes a JSON body: the Content-Type is
+// set before WriteHeader, so it reaches the client (upstream sets it after,
+// and loses it).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "encode response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
