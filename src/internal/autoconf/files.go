@@ -91,3 +91,11 @@ func WaitForFile(ctx context.Context, path string, interval, timeout time.Durati
 		}
 	}
 }
+
+// RemoveFile removes path; a missing file is not an error.
+func RemoveFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}

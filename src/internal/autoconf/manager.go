@@ -201,12 +201,7 @@ func (m *Manager) forceVersion(path string, data []byte) ([]byte, error) {
 
 // Remove deletes 00-multus.conf (deleteConfOnExit, or the readiness file
 // went away). A missing file is not an error.
-func (m *Manager) Remove() error {
-	if err := os.Remove(m.confPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
+func (m *Manager) Remove() error { return RemoveFile(m.confPath) }
 
 // Watch follows the primary until ctx ends (nil) or the readiness file is
 // removed (ErrReadinessGone, after removing 00-multus.conf). Any change to

@@ -270,3 +270,9 @@ func (e *KeyError) Error() string { return fmt.Sprintf("%q: %s", e.Key, e.Reason
 func keyErr(key, format string, args ...any) error {
 	return &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
 }
+
+// RawKey returns a top-level key's JSON as written (case-insensitively).
+func (c *Config) RawKey(key string) (json.RawMessage, bool) {
+	_, v, ok := lookupFold(c.Raw, key)
+	return v, ok
+}
