@@ -62,9 +62,12 @@ func Build(ctx context.Context, r run.Runner, req Request) error {
 			return err
 		}
 	}
+	// Not `go get mod@version`: it loads mod's root package too, and flannel's imports a
+	// backend whose module the proxy refuses. -mod=mod fills go.mod and go.sum with only
+	// what the packages we build import.
 	for mod, version := range req.Requires {
-		if err := r.Run(ctx, "go", "get", mod+"@"+version); err != nil {
-			return fmt.Errorf("go get %s@%s: %w", mod, version, err)
+		if err := r.Run(ctx, "go", "mod", "edit", "-require="+mod+"@"+version); err != nil {
+			return fmt.Errorf("require %s@%s: %w", mod, version, err)
 		}
 	}
 	for pkg, out := range missing {
