@@ -50,17 +50,68 @@ func EnsureGuard(ctx context.Context, log *slog.Logger, opts GuardOptions) error
 	}
 	// DOCKER-USER exists once dockerd has started; create it so the rules can go in anyway.
 	_ = r.Run(ctx, "iptables", "-N", "DOCKER-USER")
-	for _, rule := range guardRules(opts.Bridge, uplinks) {
-		check := append([]string{"-C"}, rule...)
-		if r.Run(ctx, "iptables", check...) == nil {
-			continue
-		}
-		if err := r.Run(ctx, "iptables", append([]string{"-I"}, rule...)...); err != nil {
-			return fmt.Errorf("guard rule %v: %w", rule, err)
+	rules := guardRules(opts.Bridge, uplinks)
+	for _, chain := range []string{"DOCKER-USER", "FORWARD"} {
+		if err := ensureChainRules(ctx, r, chain, rules); err != nil {
+			return err
 		}
 	}
 	log.Debug("egress guard up", "bridge", opts.Bridge, "uplinks", uplinks)
 	return nil
+}
+
+// ensureChainRules puts the guard's rules for chain at its top. Rules that are present but
+// sit below others (the hand-run egress-guard tool, or docker's jump after a restart, insert
+// at the top too) are moved up, so the guard's counter sees every rejected packet.
+func ensureChainRules(ctx context.Context, r run.Runner, chain string, rules [][]string) error {
+	var mine [][]string
+	for _, rule := range rules {
+		if rule[0] == chain {
+			mine = append(mine, rule)
+		}
+	}
+	listing, err := r.Output(ctx, "iptables", "-S", chain)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", chain, err)
+	}
+	present := 0
+	for _, rule := range mine {
+		if r.Run(ctx, "iptables", append([]string{"-C"}, rule...)...) == nil {
+			present++
+		}
+	}
+	if present == len(mine) && guardOnTop(string(listing), len(mine)) {
+		return nil
+	}
+	for _, del := range deleteArgs(string(listing)) {
+		if err := r.Run(ctx, "iptables", del...); err != nil {
+			return fmt.Errorf("reorder guard rule: %w", err)
+		}
+	}
+	for i := len(mine) - 1; i >= 0; i-- { // inserting at 1 in reverse keeps their order
+		if err := r.Run(ctx, "iptables", append([]string{"-I"}, mine[i]...)...); err != nil {
+			return fmt.Errorf("guard rule %v: %w", mine[i], err)
+		}
+	}
+	return nil
+}
+
+// guardOnTop reports whether the first n rules of `iptables -S CHAIN` output are the guard's.
+func guardOnTop(listing string, n int) bool {
+	seen := 0
+	for line := range strings.SplitSeq(listing, "\n") {
+		if !strings.HasPrefix(line, "-A ") {
+			continue
+		}
+		if seen == n {
+			break
+		}
+		if !strings.Contains(line, GuardComment) {
+			return false
+		}
+		seen++
+	}
+	return seen == n
 }
 
 // guardRules are the rules (chain first) the guard keeps.

@@ -103,3 +103,30 @@ func TestBoundingSet(t *testing.T) {
 		})
 	}
 }
+
+func TestGuardOnTop(t *testing.T) {
+	t.Parallel()
+	const ours = "-A FORWARD -o eth0 -m comment --comment mt-lab-guard -j REJECT --reject-with icmp-port-unreachable\n"
+	const tool = "-A FORWARD -o eth0 -j REJECT --reject-with icmp-port-unreachable\n"
+	const jump = "-A FORWARD -j DOCKER-USER\n"
+	tests := []struct {
+		name    string
+		listing string
+		n       int
+		want    bool
+	}{
+		{"ours first", "-P FORWARD DROP\n" + ours + jump, 1, true},
+		{"tool inserted above", "-P FORWARD DROP\n" + tool + ours + jump, 1, false},
+		{"docker jump above", "-P FORWARD DROP\n" + jump + ours, 1, false},
+		{"missing", "-P FORWARD DROP\n" + jump, 1, false},
+		{"empty chain", "-N DOCKER-USER\n", 1, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := guardOnTop(tc.listing, tc.n); got != tc.want {
+				t.Errorf("guardOnTop = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
