@@ -198,6 +198,9 @@ func importImages(ctx context.Context, r run.Runner, name string, specs map[stri
 rm -rf /run/containerd /var/log/bake-containerd.log /tmp/* /var/lib/containerd/tmpmounts`); err != nil {
 		return err
 	}
+	// kind's base image also sets STOPSIGNAL SIGRTMIN+3; docker 20.10 refuses it in commit as
+	// in import. kind deletes nodes with `docker rm -f`, so only `docker stop` of a node is
+	// slower (systemd re-executes on SIGTERM, docker kills it after its timeout).
 	return r.Run(ctx, "docker", "commit",
 		"--change", `ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]`,
 		"--change", `CMD []`,
