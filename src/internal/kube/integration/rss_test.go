@@ -46,7 +46,7 @@ func buildRSSProbe(t *testing.T) string {
 }
 
 // idleRSS starts a child, waits for its caches and a settling pause, and
-// returns its resident set in KiB.
+// returns its resident set in KiB. It logs the probe's Go heap figures.
 func idleRSS(t *testing.T, node string) int {
 	t.Helper()
 	probe := buildRSSProbe(t)
@@ -66,19 +66,26 @@ func idleRSS(t *testing.T, node string) int {
 	if err != nil || !strings.HasPrefix(line, "synced") {
 		t.Fatalf("RSS child did not sync: %q %v", line, err)
 	}
+	t.Logf("rssprobe: %s", strings.TrimSpace(line))
 	time.Sleep(rssSettle) // idle means after the start-up garbage is collected
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
 	}
+	fields := map[string]int{}
 	for _, l := range strings.Split(string(status), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, err := strconv.Atoi(f[1])
-			if err != nil {
-				t.Fatal(err)
+		if f := strings.Fields(l); len(f) >= 2 && strings.HasPrefix(f[0], "Rss") || len(f) >= 2 && f[0] == "VmRSS:" {
+			if kb, err := strconv.Atoi(f[1]); err == nil {
+				fields[strings.TrimSuffix(f[0], ":")] = kb
 			}
-			return kb
 		}
+	}
+	// RssFile is the binary's mapped pages (shared, reclaimable);
+	// RssAnon is what the process really owns.
+	t.Logf("rssprobe: VmRSS %d KiB = RssAnon %d + RssFile %d + RssShmem %d",
+		fields["VmRSS"], fields["RssAnon"], fields["RssFile"], fields["RssShmem"])
+	if kb, ok := fields["VmRSS"]; ok {
+		return kb
 	}
 	t.Fatal("no VmRSS in /proc status")
 	return 0

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/multus-thick/multus-thick/src/internal/kube"
@@ -35,7 +36,13 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Printf("synced pods=%d\n", c.CachedPods())
+	// The Go heap after a collection, to tell live data from memory the
+	// runtime has not returned to the OS yet.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("synced pods=%d heap_alloc_kib=%d heap_sys_kib=%d sys_kib=%d\n",
+		c.CachedPods(), ms.HeapAlloc>>10, ms.HeapSys>>10, ms.Sys>>10)
 	<-ctx.Done()
 	return 0
 }
