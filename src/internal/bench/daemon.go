@@ -36,7 +36,7 @@ type subjectDirs struct {
 
 // daemonConfig is the daemon-config.json the harness gives every subject.
 // Upstream keys only, plus kubeconfig (a host cannot use in-cluster config).
-func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig string) map[string]any {
+func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel string) map[string]any {
 	return map[string]any{
 		"cniVersion":          "1.0.0",
 		"multusConfigFile":    "auto",
@@ -47,7 +47,7 @@ func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig string) map
 		"binDir":              pluginsDir,
 		"cniDir":              d.cniDir,
 		"kubeconfig":          kubeconfig,
-		"logLevel":            "error",
+		"logLevel":            logLevel,
 		"logToStderr":         true,
 	}
 }

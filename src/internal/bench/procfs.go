@@ -13,8 +13,10 @@ import (
 
 // ProcStatus is what the harness reads from /proc/<pid>/status.
 type ProcStatus struct {
-	RSSKiB int64 // VmRSS: resident set now
-	HWMKiB int64 // VmHWM: peak resident set since start or the last clear_refs reset
+	RSSKiB  int64 // VmRSS: resident set now
+	HWMKiB  int64 // VmHWM: peak resident set since start or the last clear_refs reset
+	AnonKiB int64 // RssAnon: heap, stacks (what the Go runtime holds)
+	FileKiB int64 // RssFile: mapped binary and libraries (shared with other processes of the same file)
 }
 
 // ParseStatus extracts VmRSS and VmHWM from the contents of /proc/<pid>/status.
@@ -34,6 +36,10 @@ func ParseStatus(data []byte) (ProcStatus, error) {
 			dst, seenRSS = &st.RSSKiB, true
 		case "VmHWM":
 			dst = &st.HWMKiB
+		case "RssAnon":
+			dst = &st.AnonKiB
+		case "RssFile":
+			dst = &st.FileKiB
 		default:
 			continue
 		}

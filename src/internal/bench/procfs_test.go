@@ -16,6 +16,8 @@ VmSize:	 1265432 kB
 VmHWM:	   31544 kB
 VmRSS:	   23480 kB
 RssAnon:	   11000 kB
+RssFile:	   12400 kB
+RssShmem:	       0 kB
 Threads:	9
 `
 
@@ -26,7 +28,7 @@ func TestParseStatus(t *testing.T) {
 		want    ProcStatus
 		wantErr bool
 	}{
-		{name: "daemon status", in: statusSample, want: ProcStatus{RSSKiB: 23480, HWMKiB: 31544}},
+		{name: "daemon status", in: statusSample, want: ProcStatus{RSSKiB: 23480, HWMKiB: 31544, AnonKiB: 11000, FileKiB: 12400}},
 		{name: "kernel thread has no VmRSS", in: "Name:\tkthreadd\nState:\tS (sleeping)\n", wantErr: true},
 		{name: "bad unit", in: "VmRSS:\t12 MB\n", wantErr: true},
 		{name: "bad number", in: "VmRSS:\tx kB\n", wantErr: true},

@@ -111,6 +111,8 @@ type SubjectResult struct {
 	StartToReady       Dist  `json:"start_to_ready"`
 	StartToReadyLoaded Dist  `json:"start_to_ready_loaded"`
 	IdleRSSKiB         int64 `json:"idle_rss_kib"`
+	IdleAnonKiB        int64 `json:"idle_rss_anon_kib"`
+	IdleFileKiB        int64 `json:"idle_rss_file_kib"`
 	IdleRSSLoadedKiB   int64 `json:"idle_rss_loaded_kib"`
 }
 
@@ -213,6 +215,8 @@ func (r Report) rows() []row {
 		add(prefix+"delegates peak RSS, sampled sum (MiB)", func(s SubjectResult) cell { return pick(s.Side, deleg) }, pick(r.Floor.Side, deleg))
 	}
 	add("Daemon idle RSS, empty cluster (MiB)", func(s SubjectResult) cell { return kib(s.IdleRSSKiB) }, none)
+	add("… of which anonymous (heap, stacks) (MiB)", func(s SubjectResult) cell { return kib(s.IdleAnonKiB) }, none)
+	add("… of which file-backed (binary text) (MiB)", func(s SubjectResult) cell { return kib(s.IdleFileKiB) }, none)
 	add(fmt.Sprintf("Daemon idle RSS, %d foreign pods + %d NADs (MiB)", r.Params.ForeignPods, r.Params.ForeignNADs),
 		func(s SubjectResult) cell { return kib(s.IdleRSSLoadedKiB) }, none)
 	add("Daemon start to ready p50, empty cluster (ms)", func(s SubjectResult) cell { return msCell(s.StartToReady, p50) }, none)

@@ -30,6 +30,9 @@ type Config struct {
 	Commit     string
 	IPBin      string // iproute2's ip
 	TimeBin    string // GNU time, for the peak RSS of short processes; "" skips those figures
+	// DaemonLogLevel goes into daemon-config (upstream names: debug, verbose,
+	// error, panic); "error" keeps logging out of the figures.
+	DaemonLogLevel string
 }
 
 // ParamsFor returns the counts and pauses of a mode. quick fits in under two
@@ -285,7 +288,7 @@ func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
 			return subjectDirs{}, err
 		}
 	}
-	return d, writeJSON(d.config, daemonConfig(d, h.autoconf, h.cfg.PluginsDir, h.cl.kubeconfigPath))
+	return d, writeJSON(d.config, daemonConfig(d, h.autoconf, h.cfg.PluginsDir, h.cl.kubeconfigPath, h.cfg.DaemonLogLevel))
 }
 
 // startTracked starts the subject's daemon and registers its stop.
@@ -330,8 +333,8 @@ func (h *harness) runSubject(ctx context.Context, s Subject) (SubjectResult, err
 	if err != nil {
 		return res, err
 	}
-	res.IdleRSSKiB = st.RSSKiB
-	h.log.Info("idle RSS, empty cluster", "subject", s.Name, "MiB", mib(st.RSSKiB))
+	res.IdleRSSKiB, res.IdleAnonKiB, res.IdleFileKiB = st.RSSKiB, st.AnonKiB, st.FileKiB
+	h.log.Info("idle RSS, empty cluster", "subject", s.Name, "MiB", mib(st.RSSKiB), "anon_MiB", mib(st.AnonKiB), "file_MiB", mib(st.FileKiB))
 
 	confPath := filepath.Join(d.cniConfDir, "00-multus.conf")
 	confBytes, err := os.ReadFile(confPath)

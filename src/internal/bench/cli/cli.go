@@ -86,6 +86,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	commit := fs.String("commit", getenv("COMMIT"), "commit recorded in the report")
 	ipBin := fs.String("ip", "ip", "iproute2 ip binary")
 	timeBin := fs.String("time", "/usr/bin/time", "GNU time, for the peak RSS of short processes (\"\" skips those figures)")
+	logLevel := fs.String("daemon-log-level", "error", "daemon logLevel (debug to see where a slow ADD spends its time; it costs latency)")
 	floorOnly := fs.Bool("floor-only", false, "measure only the floor (develop the harness without a shim and daemon)")
 	if err := fs.Parse(args); err != nil {
 		return bench.Config{}, err
@@ -133,6 +134,6 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	}
 	return bench.Config{
 		Mode: *mode, Subjects: subjects, PluginsDir: *plugins, AssetDirs: filepath.SplitList(*assets),
-		OutDir: outAbs, NodeName: *node, Commit: *commit, IPBin: ip, TimeBin: *timeBin,
+		OutDir: outAbs, NodeName: *node, Commit: *commit, IPBin: ip, TimeBin: *timeBin, DaemonLogLevel: *logLevel,
 	}, nil
 }
