@@ -36,31 +36,11 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeCNIError(w, cniErr(cnitypes.ErrDecodingFailure, "request body exceeds the %d-byte limit", tooBig.Limit))
-			return
-		}
-		writeCNIError(w, cniErr(cnitypes.ErrDecodingFailure, "read request body: %v", err))
-		return
-	}
-	inv, cerr := decodeRequest(body, endpoint)
+	inv, cerr := s.readInvocation(w, r, endpoint)
 	if cerr != nil {
 		s.opts.Logger.Warn("bad request", "endpoint", endpoint, "error", cerr.Msg)
 		writeCNIError(w, cerr)
 		return
-	}
-	// /delegate carries a delegate's own config: merging daemon-config
-	// into it (upstream's quirk, §2.7) would overwrite the caller's keys.
-	if endpoint == api.PathCNI {
-		merged, err := MergeConfig(inv.Config, s.opts.Override)
-		if err != nil {
-			writeCNIError(w, cniErr(cnitypes.ErrDecodingFailure, "%s: %v", inv.Command, err))
-			return
-		}
-		inv.Config = merged
 	}
 	log := s.requestLogger(inv, endpoint)
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
@@ -72,28 +52,24 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		return
 	}
 	defer release()
-
 	if o := s.opts.Observer; o != nil {
 		o.InFlight(1)
 		defer o.InFlight(-1)
 	}
+
 	start := time.Now()
 	req := &attach.Request{
 		Command: inv.Command, ContainerID: inv.ContainerID, Netns: inv.Netns, IfName: inv.IfName,
 		CNIArgs: inv.CNIArgs, Pod: inv.Pod, Config: inv.Config, Logger: log,
 	}
 	result, err := s.run(ctx, endpoint, req, inv.Attrs)
+	var body []byte
+	if err == nil && inv.Command == cmdAdd {
+		body, err = encodeResult(result)
+	}
 	elapsed := time.Since(start)
 	if o := s.opts.Observer; o != nil {
 		o.CommandDone(endpoint, inv.Command, elapsed, err)
-	}
-	if err == nil && inv.Command == cmdAdd {
-		var body []byte
-		if body, err = encodeResult(result); err == nil {
-			log.Info("command done", "duration", elapsed)
-			writeJSON(w, http.StatusOK, json.RawMessage(body))
-			return
-		}
 	}
 	if err != nil {
 		log.Error("command failed", "duration", elapsed, "error", err)
@@ -101,7 +77,38 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		return
 	}
 	log.Info("command done", "duration", elapsed)
+	if body != nil {
+		writeJSON(w, http.StatusOK, json.RawMessage(body))
+		return
+	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// readInvocation reads the bounded body, decodes it and, for /cni, merges
+// the daemon-config override into its config.
+func (s *Server) readInvocation(w http.ResponseWriter, r *http.Request, endpoint string) (*invocation, *cnitypes.Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, cniErr(cnitypes.ErrDecodingFailure, "request body exceeds the %d-byte limit", tooBig.Limit)
+		}
+		return nil, cniErr(cnitypes.ErrDecodingFailure, "read request body: %v", err)
+	}
+	inv, cerr := decodeRequest(body, endpoint)
+	if cerr != nil {
+		return nil, cerr
+	}
+	// /delegate carries a delegate's own config: merging daemon-config
+	// into it (upstream's quirk, §2.7) would overwrite the caller's keys.
+	if endpoint == api.PathCNI {
+		merged, err := MergeConfig(inv.Config, s.opts.Override)
+		if err != nil {
+			return nil, cniErr(cnitypes.ErrDecodingFailure, "%s: %v", inv.Command, err)
+		}
+		inv.Config = merged
+	}
+	return inv, nil
 }
 
 // run dispatches one command to the backend.
