@@ -40,7 +40,9 @@ type Config struct {
 func ParamsFor(mode string) (Params, error) {
 	switch mode {
 	case "quick":
-		return Params{SeqPods: 20, Warmup: 2, Bursts: []int{10, 50, 100}, ProcRuns: 10, Starts: 2,
+		// The burst of 50 is left out: quick keeps the smallest and the
+		// largest burst and stays under two minutes on a busy 2-core machine.
+		return Params{SeqPods: 20, Warmup: 2, Bursts: []int{10, 100}, ProcRuns: 10, Starts: 2,
 			ForeignPods: 1000, ForeignNADs: 100, SettleMS: 1000, IdleSettleMS: 3000, SampleEveryMS: 10}, nil
 	case "full", "":
 		return Params{SeqPods: 100, Warmup: 3, Bursts: []int{10, 50, 100}, ProcRuns: 50, Starts: 5,
