@@ -8,6 +8,10 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
 	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
@@ -31,7 +35,8 @@ tar -x -o -C "$t"
 for f in "$t"/* "$t"/.[!.]*; do [ -e "$f" ] && mv -f "$f" "$d/"; done
 rmdir "$t"`
 
-// InstallFiles copies files into dir on every node of the cluster.
+// InstallFiles copies files into dir on every node of the cluster, the
+// nodes in parallel.
 func (c *Cluster) InstallFiles(ctx context.Context, dir string, files []File) error {
 	ns, err := c.Nodes()
 	if err != nil {
@@ -41,15 +46,19 @@ func (c *Cluster) InstallFiles(ctx context.Context, dir string, files []File) er
 	if err != nil {
 		return err
 	}
+	g, ctx := errgroup.WithContext(ctx)
 	for _, n := range ns {
-		var out bytes.Buffer
-		cmd := n.CommandContext(ctx, "sh", "-c", installScript, "sh", dir).
-			SetStdin(bytes.NewReader(archive)).SetStdout(&out).SetStderr(&out)
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("install %d files into %s:%s: %w: %s", len(files), n, dir, err, out.String())
-		}
+		g.Go(func() error {
+			var out bytes.Buffer
+			cmd := n.CommandContext(ctx, "sh", "-c", installScript, "sh", dir).
+				SetStdin(bytes.NewReader(archive)).SetStdout(&out).SetStderr(&out)
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("install %d files into %s:%s: %w: %s", len(files), n, dir, err, out.String())
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // tarFiles packs files into one archive, to cross into each node in one exec.
@@ -82,34 +91,53 @@ type Image struct {
 	ID      string // config digest "sha256:...", what `crictl inspecti` reports as id
 }
 
-// LoadImage imports img into every node's containerd unless the node
-// already has Ref at the same ID. It returns the nodes it loaded.
+// LoadImage imports img into every node's containerd, the nodes in
+// parallel, unless a node already has Ref at the same ID. It returns the
+// nodes it loaded.
 func (c *Cluster) LoadImage(ctx context.Context, img Image) ([]string, error) {
 	ns, err := c.Nodes()
 	if err != nil {
 		return nil, err
 	}
-	var loaded []string
+	var (
+		mu     sync.Mutex
+		loaded []string
+	)
+	g, ctx := errgroup.WithContext(ctx)
 	for _, n := range ns {
-		if err := ctx.Err(); err != nil {
-			return loaded, err
-		}
-		if id, err := nodeutils.ImageID(n, img.Ref); err == nil && id == img.ID {
-			continue
-		}
-		if err := loadInto(n, img.Tarball); err != nil {
-			return loaded, fmt.Errorf("load %s into %s: %w", img.Ref, n, err)
-		}
-		id, err := nodeutils.ImageID(n, img.Ref)
-		if err != nil {
-			return loaded, fmt.Errorf("%s on %s after import: %w", img.Ref, n, err)
-		}
-		if id != img.ID {
-			return loaded, fmt.Errorf("%s on %s has id %s after import, want %s", img.Ref, n, id, img.ID)
-		}
-		loaded = append(loaded, n.String())
+		g.Go(func() error {
+			done, err := loadIfDifferent(ctx, n, img)
+			if done {
+				mu.Lock()
+				loaded = append(loaded, n.String())
+				mu.Unlock()
+			}
+			return err
+		})
 	}
-	return loaded, nil
+	err = g.Wait()
+	slices.Sort(loaded)
+	return loaded, err
+}
+
+func loadIfDifferent(ctx context.Context, n nodes.Node, img Image) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if id, err := nodeutils.ImageID(n, img.Ref); err == nil && id == img.ID {
+		return false, nil
+	}
+	if err := loadInto(n, img.Tarball); err != nil {
+		return false, fmt.Errorf("load %s into %s: %w", img.Ref, n, err)
+	}
+	id, err := nodeutils.ImageID(n, img.Ref)
+	if err != nil {
+		return true, fmt.Errorf("%s on %s after import: %w", img.Ref, n, err)
+	}
+	if id != img.ID {
+		return true, fmt.Errorf("%s on %s has id %s after import, want %s", img.Ref, n, id, img.ID)
+	}
+	return true, nil
 }
 
 func loadInto(n nodes.Node, tarball string) error {
