@@ -41,7 +41,10 @@ const (
 // Env is everything the daemon takes from its process. Zero fields get the
 // real process's values (see Main); tests set them.
 type Env struct {
-	Args   []string
+	Args []string
+	// Stdout receives -version output; Stderr usage, startup errors and,
+	// by default, the log.
+	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
 	// IsRoot reports whether the daemon may run (upstream refuses non-root:
@@ -66,6 +69,9 @@ func Main(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 func (e *Env) defaults() {
+	if e.Stdout == nil {
+		e.Stdout = os.Stdout
+	}
 	if e.Stderr == nil {
 		e.Stderr = os.Stderr
 	}
@@ -117,7 +123,7 @@ func Run(ctx context.Context, env Env) int {
 		return ExitConfig
 	}
 	if flags.Version {
-		fmt.Fprintln(env.Stderr, version.String("multus-daemon"))
+		fmt.Fprintln(env.Stdout, version.String("multus-daemon"))
 		return ExitOK
 	}
 	cfg, err := config.Load(flags.ConfigPath, flags.Overrides)

@@ -143,8 +143,9 @@ func TestStartupFailuresExitCodes(t *testing.T) {
 		env     func(e *Env)
 		want    int
 		wantErr string
+		wantOut string
 	}{
-		{name: "version", args: func(*layout) []string { return []string{"-version"} }, want: 0, wantErr: "multus-daemon: version:"},
+		{name: "version", args: func(*layout) []string { return []string{"-version"} }, want: 0, wantOut: "multus-daemon: version:"},
 		{name: "help", args: func(*layout) []string { return []string{"-h"} }, want: 0, wantErr: "-config"},
 		{name: "thin-only flag", args: func(*layout) []string { return []string{"-restart-crio"} }, want: 1, wantErr: "-restart-crio"},
 		{name: "unknown flag", args: func(*layout) []string { return []string{"-nope"} }, want: 1, wantErr: "nope"},
@@ -185,8 +186,9 @@ func TestStartupFailuresExitCodes(t *testing.T) {
 			if tc.prepare != nil {
 				tc.prepare(t, l)
 			}
-			var stderr syncBuffer
+			var stderr, stdout syncBuffer
 			env := testEnv(l, &stderr, &stubBackend{})
+			env.Stdout = &stdout
 			if tc.args != nil {
 				env.Args = tc.args(l)
 			}
@@ -198,6 +200,9 @@ func TestStartupFailuresExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tc.wantErr) {
 				t.Errorf("stderr does not contain %q:\n%s", tc.wantErr, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.wantOut) {
+				t.Errorf("stdout does not contain %q:\n%s", tc.wantOut, stdout.String())
 			}
 		})
 	}
