@@ -379,3 +379,52 @@ func TestDaemonProcessBadInputNeverCrashes(t *testing.T) {
 		t.Error("no failure logged for bad input")
 	}
 }
+
+// An ADD that arrives while the daemon restarts waits in the shim for the
+// next daemon instead of failing or falling back to the primary network:
+// 00-multus.conf stays, so the runtime keeps calling the shim (#1527).
+func TestDaemonProcessAddDuringRestart(t *testing.T) {
+	e := newProcEnv(t)
+	e.start()
+	conf, err := os.ReadFile(e.confPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := e.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+	if _, err := os.Stat(e.confPath); err != nil {
+		t.Fatalf("00-multus.conf removed at shutdown: %v", err)
+	}
+	pod := newNS(t)
+	const id = "c0ffee0003"
+	type res struct {
+		out []byte
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		out, err := e.shim("ADD", id, pod, "p3", conf)
+		done <- res{out, err}
+	}()
+	// The shim is polling /readyz on a socket with no daemon behind it.
+	select {
+	case r := <-done:
+		t.Fatalf("ADD returned with no daemon running: %s %v", r.out, r.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	e.start()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("ADD across the restart: %v", r.err)
+	}
+	if a := addrs(t, pod, "eth0"); !inSubnet(t, a, "10.99.0.0/24") {
+		t.Errorf("eth0 addresses %v", a)
+	}
+	if a := addrs(t, pod, "net1"); !inSubnet(t, a, "10.98.0.0/24") {
+		t.Errorf("net1 addresses %v (the secondary network must not be lost)", a)
+	}
+	if _, err := e.shim("DEL", id, pod, "p3", conf); err != nil {
+		t.Fatal(err)
+	}
+}
