@@ -29,6 +29,14 @@ var podsGR = schema.GroupResource{Resource: "pods"}
 // testClient returns a started client on fake clientsets.
 func testClient(t *testing.T, cfg Config, objs ...runtime.Object) (*Client, *fake.Clientset, *nadfake.Clientset) {
 	t.Helper()
+	return testClientWith(t, cfg, nil, objs...)
+}
+
+// testClientWith is testClient with reactors installed before anything
+// runs: the fake's reactor chain is not safe to change while informers
+// use it.
+func testClientWith(t *testing.T, cfg Config, reactors func(*fake.Clientset), objs ...runtime.Object) (*Client, *fake.Clientset, *nadfake.Clientset) {
+	t.Helper()
 	var coreObjs, nadObjs []runtime.Object
 	for _, o := range objs {
 		if _, ok := o.(*nadv1.NetworkAttachmentDefinition); ok {
@@ -53,6 +61,9 @@ func testClient(t *testing.T, cfg Config, objs ...runtime.Object) (*Client, *fak
 		cfg.NADRetryTimeout = 300 * time.Millisecond
 	}
 	cfg.SyncTimeout = 10 * time.Second
+	if reactors != nil {
+		reactors(core)
+	}
 	c := newClient(cfg, nil, core, nads)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -121,16 +132,17 @@ func TestGetPod(t *testing.T) {
 // TestGetPodLateInCache: ADD waits for a pod the informer has not
 // delivered yet instead of failing.
 func TestGetPodLateInCache(t *testing.T) {
-	c, core, _ := testClient(t, Config{PodLookupTimeout: 5 * time.Second})
+	var gets atomic.Int32
+	c, core, _ := testClientWith(t, Config{PodLookupTimeout: 5 * time.Second}, func(core *fake.Clientset) {
+		core.PrependReactor("get", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+			gets.Add(1)
+			return false, nil, nil
+		})
+	})
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		_, _ = core.CoreV1().Pods("ns").Create(context.Background(), testPod("ns", "late", "u", nil), metav1.CreateOptions{})
 	}()
-	var gets atomic.Int32
-	core.PrependReactor("get", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
-		gets.Add(1)
-		return false, nil, nil
-	})
 	if _, err := c.Pods().GetPod(context.Background(), attach.PodRef{Namespace: "ns", Name: "late", UID: "u"}, attach.OpAdd); err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +154,10 @@ func TestGetPodLateInCache(t *testing.T) {
 // TestGetPodAPIDown: a failing API is "error waiting for pod" on ADD (not
 // the placeholder-result case) and "not found" on DEL.
 func TestGetPodAPIDown(t *testing.T) {
-	c, core, _ := testClient(t, Config{})
-	core.PrependReactor("get", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewServiceUnavailable("down")
+	c, _, _ := testClientWith(t, Config{}, func(core *fake.Clientset) {
+		core.PrependReactor("get", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewServiceUnavailable("down")
+		})
 	})
 	ref := attach.PodRef{Namespace: "ns", Name: "p"}
 	_, err := c.Pods().GetPod(context.Background(), ref, attach.OpAdd)
@@ -191,20 +204,21 @@ func TestGetNADGivesUp(t *testing.T) {
 }
 
 func TestUpdateNetworkStatus(t *testing.T) {
-	c, core, _ := testClient(t, Config{}, testPod("ns", "p", "uid-1", nil))
-	ctx := context.Background()
-	ref := attach.PodRef{Namespace: "ns", Name: "p", UID: "uid-1"}
 	// The first update conflicts: the write must be retried.
 	var conflicts atomic.Int32
-	core.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() != "status" {
-			t.Errorf("update without the status subresource: %v", a)
-		}
-		if conflicts.Add(1) == 1 {
-			return true, nil, apierrors.NewConflict(podsGR, "p", errors.New("stale"))
-		}
-		return false, nil, nil
-	})
+	c, core, _ := testClientWith(t, Config{}, func(core *fake.Clientset) {
+		core.PrependReactor("update", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.GetSubresource() != "status" {
+				t.Errorf("update without the status subresource: %v", a)
+			}
+			if conflicts.Add(1) == 1 {
+				return true, nil, apierrors.NewConflict(podsGR, "p", errors.New("stale"))
+			}
+			return false, nil, nil
+		})
+	}, testPod("ns", "p", "uid-1", nil))
+	ctx := context.Background()
+	ref := attach.PodRef{Namespace: "ns", Name: "p", UID: "uid-1"}
 	eth0 := nadv1.NetworkStatus{Name: "flannel", Interface: "eth0", IPs: []string{"10.1.0.5"}, Default: true}
 	net1 := nadv1.NetworkStatus{Name: "ns/macvlan", Interface: "net1", IPs: []string{"192.168.1.5"}, Mac: "02:00:00:00:00:01"}
 	set := func(want ...nadv1.NetworkStatus) func([]nadv1.NetworkStatus) []nadv1.NetworkStatus {
