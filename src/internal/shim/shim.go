@@ -173,12 +173,14 @@ func (s *invocation) add(ctx context.Context) error {
 	return versioned.PrintTo(s.stdout)
 }
 
-// del probes /healthz once instead of waiting for /readyz, so cleanup still
-// works while a daemon drains during a restart. Its errors are logged and
-// swallowed unless reportDelErrors is set: upstream's shim always exits 0 on
-// DEL, and runtimes retry a failed DEL without end.
+// del waits for /healthz (not /readyz: a draining daemon still serves
+// DEL) for up to the readiness timeout. Upstream probes only once, so a DEL
+// that lands while the daemon restarts is dropped and its IPs leak; waiting
+// lets the next daemon do it. Errors are then logged and swallowed unless
+// reportDelErrors is set: upstream's shim always exits 0 on DEL, and
+// runtimes retry a failed DEL without end.
 func (s *invocation) del(ctx context.Context) error {
-	err := s.client.Healthz(ctx)
+	err := s.waitHealthy(ctx)
 	if err == nil {
 		_, err = s.client.CNI(ctx, s.req)
 	}
@@ -190,6 +192,24 @@ func (s *invocation) del(ctx context.Context) error {
 	}
 	s.log.Error("DEL failed; reporting success (set reportDelErrors to fail it)", "error", err)
 	return nil
+}
+
+func (s *invocation) waitHealthy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.conf.ReadinessTimeout)
+	defer cancel()
+	ticker := time.NewTicker(readinessPoll)
+	defer ticker.Stop()
+	for {
+		err := s.client.Healthz(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("multus daemon at %s not healthy after %s: %w", s.client.SocketPath(), s.conf.ReadinessTimeout, err)
+		case <-ticker.C:
+		}
+	}
 }
 
 func (s *invocation) forward(ctx context.Context, cmd string) error {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 
@@ -104,6 +106,7 @@ func TestErrorsReachTheRuntimeWithTheirCode(t *testing.T) {
 		{"DEL error swallowed by default", "DEL", fakedaemon.Reply{Status: 400, Body: []byte(`{"code":11,"msg":"busy"}`)}, "", true, 0, 0, ""},
 		{"DEL error reported on request", "DEL", fakedaemon.Reply{Status: 400, Body: []byte(`{"code":11,"msg":"busy"}`)}, `,"reportDelErrors":true`, true, 1, 11, "busy"},
 		{"DEL does not wait for readyz", "DEL", fakedaemon.Reply{Status: 200}, "", false, 0, 0, ""},
+		{"DEL reported when the daemon never comes", "DEL", fakedaemon.Reply{Status: 200}, `,"reportDelErrors":true,"daemonSocketDir":"/nonexistent"`, true, 1, cnitypes.ErrTryAgainLater, "not healthy after 400ms"},
 	}
 	for _, tc := range cases {
 		versions := specVersions
@@ -134,6 +137,27 @@ func TestErrorsReachTheRuntimeWithTheirCode(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A DEL that arrives while the daemon restarts waits for the next one
+// instead of being dropped (which would leak the pod's IPs).
+func TestDelWaitsForARestartingDaemon(t *testing.T) {
+	d := fakedaemon.Start(t)
+	sock := d.Dir + "/multus.sock"
+	if err := os.Rename(sock, sock+".away"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		_ = os.Rename(sock+".away", sock)
+	}()
+	out := invoke(t, addEnv("DEL"), conf("1.0.0", d.Dir, `,"reportDelErrors":true`))
+	if out.code != 0 {
+		t.Fatalf("DEL during a restart: exit %d stdout %s", out.code, out.stdout)
+	}
+	if n := len(d.Requests()); n != 1 {
+		t.Fatalf("daemon got %d DEL requests, want 1", n)
 	}
 }
 
