@@ -10,10 +10,12 @@ import (
 )
 
 // bakeOptions are the pinned versions, with the overrides an operator may set:
-// K8S_VERSION, LAB_DEBIAN_MIRROR (default: the host's apt source).
+// K8S_VERSION, LAB_NODE_REVISION (a new revision bakes a new image beside the old one),
+// LAB_DEBIAN_MIRROR (default: the host's apt source).
 func (e *env) bakeOptions() (bake.Options, error) {
 	o := bake.DefaultOptions(e.cache)
 	o.K8sVersion = e.k8sVersion()
+	o.Revision = get(e.vars, "LAB_NODE_REVISION", o.Revision)
 	o.Progress, o.Log = e.progress, e.log
 	o.Guard = e.guardOptions(nil)
 	o.Mirror = e.vars["LAB_DEBIAN_MIRROR"]

@@ -27,12 +27,13 @@ func EnsureNodeImage(ctx context.Context, o Options) (string, error) {
 		return tag, nil
 	}
 	start := time.Now()
-	if err := ensureRootfs(ctx, o); err != nil {
-		return "", err
-	}
-	if _, err := EnsureIptablesLayer(ctx, o); err != nil {
-		return "", err
-	}
+	// debootstrap mostly waits on the mirror and the disk while the Go builds below want the
+	// CPU, so the rootfs (and the iptables layer made from it) is made alongside them.
+	rootfs := inBackground(ctx, func(ctx context.Context) error {
+		_, err := EnsureIptablesLayer(ctx, o)
+		return err
+	})
+	defer rootfs.stop()
 	// Tools that do not depend on what kubeadm names build while Kubernetes may still be building.
 	if err := ensureCNIPlugins(ctx, o); err != nil {
 		return "", err
@@ -57,6 +58,9 @@ func EnsureNodeImage(ctx context.Context, o Options) (string, error) {
 	if err := ensurePause(ctx, o, Tag(imgs.Pause)); err != nil {
 		return "", err
 	}
+	if err := rootfs.wait(); err != nil {
+		return "", err
+	}
 	specs := imageSpecs(o, imgs, binDir)
 	if err := ensureImages(ctx, o, specs); err != nil {
 		return "", err
@@ -69,6 +73,35 @@ func EnsureNodeImage(ctx context.Context, o Options) (string, error) {
 	}
 	o.Progress.Note("node image %s baked in %s", tag, time.Since(start).Round(time.Second))
 	return tag, nil
+}
+
+// background is a step running alongside the others.
+type background struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+func inBackground(ctx context.Context, fn func(context.Context) error) *background {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &background{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		b.err = fn(ctx)
+	}()
+	return b
+}
+
+// wait returns the step's error once it has finished.
+func (b *background) wait() error {
+	<-b.done
+	return b.err
+}
+
+// stop cancels the step if it still runs and waits for it, so nothing outlives the bake.
+func (b *background) stop() {
+	b.cancel()
+	<-b.done
 }
 
 func ensureK8sBins(ctx context.Context, o Options) (string, error) {
