@@ -76,8 +76,9 @@ func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeco
 	cmd.Env = append(os.Environ(), "MULTUS_NODE_NAME="+nodeName, "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a terminal's ^C reaches the harness, which then
-	// stops the daemon in order instead of both racing.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// stops the daemon in order instead of both racing. Pdeathsig covers the
+	// case the harness cannot clean up (SIGKILL): the daemon goes with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		logf.Close()

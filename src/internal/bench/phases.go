@@ -169,7 +169,8 @@ func (h *harness) burst(ctx context.Context, sd side, res *Side, pods []benchPod
 		done.Wait()
 		b.WallMS = float64(time.Since(start)) / float64(time.Millisecond)
 		win := smp.stop()
-		b.DaemonPeakRSSKiB, b.DelegatesPeakRSSKiB, b.CallersPeakRSSKiB = win.DaemonPeakKiB, win.DelegatesPeakKiB, win.CallersPeakKiB
+		b.DaemonPeakRSSKiB, b.DaemonPeakAnonKiB = win.DaemonPeakKiB, win.DaemonAnonPeak
+		b.DelegatesPeakRSSKiB, b.CallersPeakRSSKiB = win.DelegatesPeakKiB, win.CallersPeakKiB
 
 		var ok []time.Duration
 		for i, err := range errs {

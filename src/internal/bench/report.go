@@ -82,6 +82,9 @@ type Burst struct {
 	// before it); DaemonSettledRSSKiB its VmRSS after the settle pause.
 	DaemonPeakRSSKiB    int64 `json:"daemon_peak_rss_kib,omitempty"`
 	DaemonSettledRSSKiB int64 `json:"daemon_settled_rss_kib,omitempty"`
+	// DaemonPeakAnonKiB is the largest sampled RssAnon of the daemon: the
+	// part of the peak that is heap rather than the mapped binary.
+	DaemonPeakAnonKiB int64 `json:"daemon_peak_anon_kib,omitempty"`
 	// DelegatesPeakRSSKiB is the largest sampled sum of the RSS of the
 	// delegate processes alive at one time: the daemon's descendants for a
 	// subject, the harness's own plugin children for the floor.
@@ -114,6 +117,7 @@ type SubjectResult struct {
 	IdleAnonKiB        int64 `json:"idle_rss_anon_kib"`
 	IdleFileKiB        int64 `json:"idle_rss_file_kib"`
 	IdleRSSLoadedKiB   int64 `json:"idle_rss_loaded_kib"`
+	IdleLoadedAnonKiB  int64 `json:"idle_rss_loaded_anon_kib"`
 }
 
 // FloorResult is the same delegates driven directly through libcni.
@@ -205,12 +209,14 @@ func (r Report) rows() []row {
 		rp99 := func(b Burst) cell { return msCell(b.PerRequest, p99) }
 		dpeak := func(b Burst) cell { return kib(b.DaemonPeakRSSKiB) }
 		dset := func(b Burst) cell { return kib(b.DaemonSettledRSSKiB) }
+		danon := func(b Burst) cell { return kib(b.DaemonPeakAnonKiB) }
 		deleg := func(b Burst) cell { return kib(b.DelegatesPeakRSSKiB) }
 		prefix := fmt.Sprintf("Burst %d ADDs: ", size)
 		add(prefix+"wall (ms)", func(s SubjectResult) cell { return pick(s.Side, wall) }, pick(r.Floor.Side, wall))
 		add(prefix+"per-request p50 (ms)", func(s SubjectResult) cell { return pick(s.Side, rp50) }, pick(r.Floor.Side, rp50))
 		add(prefix+"per-request p99 (ms)", func(s SubjectResult) cell { return pick(s.Side, rp99) }, pick(r.Floor.Side, rp99))
 		add(prefix+"daemon peak RSS (MiB)", func(s SubjectResult) cell { return pick(s.Side, dpeak) }, none)
+		add(prefix+"… of which anonymous, sampled (MiB)", func(s SubjectResult) cell { return pick(s.Side, danon) }, none)
 		add(prefix+"daemon settled RSS (MiB)", func(s SubjectResult) cell { return pick(s.Side, dset) }, none)
 		add(prefix+"delegates peak RSS, sampled sum (MiB)", func(s SubjectResult) cell { return pick(s.Side, deleg) }, pick(r.Floor.Side, deleg))
 	}
@@ -219,6 +225,7 @@ func (r Report) rows() []row {
 	add("… of which file-backed (binary text) (MiB)", func(s SubjectResult) cell { return kib(s.IdleFileKiB) }, none)
 	add(fmt.Sprintf("Daemon idle RSS, %d foreign pods + %d NADs (MiB)", r.Params.ForeignPods, r.Params.ForeignNADs),
 		func(s SubjectResult) cell { return kib(s.IdleRSSLoadedKiB) }, none)
+	add("… of which anonymous (MiB)", func(s SubjectResult) cell { return kib(s.IdleLoadedAnonKiB) }, none)
 	add("Daemon start to ready p50, empty cluster (ms)", func(s SubjectResult) cell { return msCell(s.StartToReady, p50) }, none)
 	add("Daemon start to ready p50, loaded cluster (ms)", func(s SubjectResult) cell { return msCell(s.StartToReadyLoaded, p50) }, none)
 	add("Shim VERSION wall p50 (ms)", func(s SubjectResult) cell { return msCell(s.Version.Wall, p50) }, msCell(r.Floor.Version.Wall, p50))

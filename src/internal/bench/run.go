@@ -408,7 +408,7 @@ func (h *harness) latencyPhases(ctx context.Context, name string, sd side, res *
 		}
 		b := res.Bursts[len(res.Bursts)-1]
 		h.log.Info("burst done", "side", name, "size", b.Size, "wall_ms", round2(b.WallMS), "p50_ms", round2(b.PerRequest.P50),
-			"daemon_peak_MiB", mib(b.DaemonPeakRSSKiB), "failed", b.Failed)
+			"daemon_peak_MiB", mib(b.DaemonPeakRSSKiB), "daemon_anon_peak_MiB", mib(b.DaemonPeakAnonKiB), "failed", b.Failed)
 	}
 	return nil
 }
@@ -508,8 +508,8 @@ func (h *harness) runLoaded(ctx context.Context, s Subject, res *SubjectResult) 
 	if err != nil {
 		return err
 	}
-	res.IdleRSSLoadedKiB = st.RSSKiB
-	h.log.Info("idle RSS, loaded cluster", "subject", s.Name, "MiB", mib(st.RSSKiB))
+	res.IdleRSSLoadedKiB, res.IdleLoadedAnonKiB = st.RSSKiB, st.AnonKiB
+	h.log.Info("idle RSS, loaded cluster", "subject", s.Name, "MiB", mib(st.RSSKiB), "anon_MiB", mib(st.AnonKiB))
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 // rssWindow is what a sampling window saw.
 type rssWindow struct {
 	DaemonPeakKiB    int64 // VmHWM after a reset at the window's start (exact)
+	DaemonAnonPeak   int64 // largest sampled RssAnon of the daemon: its heap, without the mapped binary
 	DelegatesPeakKiB int64 // largest sampled sum over the daemon's descendants, or the floor's plugins
 	CallersPeakKiB   int64 // largest sampled sum over the harness's own new children (shims)
 	Samples          int
@@ -62,8 +63,11 @@ func (s *sampler) sample() {
 	if err != nil {
 		return
 	}
-	var delegates, callers int64
+	var delegates, callers, anon int64
 	if s.daemonPID > 0 {
+		if st, err := s.fs.Status(s.daemonPID); err == nil {
+			anon = st.AnonKiB
+		}
 		delegates, _ = SubtreeRSS(snap, s.daemonPID, nil, s.fs.PageSize)
 		callers, _ = SubtreeRSS(snap, s.self, s.baseline, s.fs.PageSize)
 	} else {
@@ -73,6 +77,7 @@ func (s *sampler) sample() {
 	s.mu.Lock()
 	s.win.DelegatesPeakKiB = max(s.win.DelegatesPeakKiB, delegates)
 	s.win.CallersPeakKiB = max(s.win.CallersPeakKiB, callers)
+	s.win.DaemonAnonPeak = max(s.win.DaemonAnonPeak, anon)
 	s.win.Samples++
 	s.mu.Unlock()
 }

@@ -33,6 +33,12 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first signal starts an orderly cleanup; restoring the default
+		// handlers lets a second one end the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	rep, runErr := bench.Run(ctx, cfg, log)
 	if len(rep.Subjects) > 0 || rep.Floor.SeqAdd.N > 0 {
 		fmt.Fprintln(stdout)
