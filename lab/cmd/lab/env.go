@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/multus-thick/multus-thick/lab/internal/step"
@@ -56,5 +55,3 @@ func get(vars map[string]string, key, def string) string {
 	}
 	return def
 }
-
-func (e *env) logFile(name string) string { return filepath.Join(e.logDir, name) }
