@@ -67,6 +67,7 @@ test-netns: build plugins host-deps ## Netns tier: real namespaces, real plugins
 fuzz-short: ## Run each fuzz target briefly
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 10s ./src/internal/server/
 	$(GO) test -run '^$$' -fuzz '^FuzzMergeConfig$$' -fuzztime 10s ./src/internal/server/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./src/internal/netselect/
 
 .PHONY: bench-go
 bench-go: build ## Go benchmarks (shim process cost, ADD+DEL round trip)
