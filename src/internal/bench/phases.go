@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -109,11 +110,12 @@ func containsStr(ss []string, s string) bool {
 
 // sequential ADDs every pod one after the other, then DELs them in the same
 // order; each pod has its own fresh namespace.
-func (h *harness) sequential(ctx context.Context, sd side, res *Side, pods []benchPodRef) error {
+func (h *harness) sequential(ctx context.Context, sd side, res *Side, pods []benchPodRef, daemonPID int) error {
 	calls := h.newCalls(pods)
 	return h.withNetns(ctx, calls, func() error {
 		added := make([]bool, len(calls))
 		var adds, dels []time.Duration
+		cpu0 := h.cpuSnap(daemonPID)
 		for i, c := range calls {
 			d, err := timed(ctx, func(ctx context.Context) error { return sd.add(ctx, c) })
 			if err != nil {
@@ -126,6 +128,7 @@ func (h *harness) sequential(ctx context.Context, sd side, res *Side, pods []ben
 				return ctx.Err()
 			}
 		}
+		res.SeqAddCPU = h.cpuSnap(daemonPID).since(cpu0, len(adds), daemonPID > 0)
 		for i, c := range calls {
 			d, err := timed(ctx, func(ctx context.Context) error { return sd.del(ctx, c) })
 			switch {
@@ -141,6 +144,52 @@ func (h *harness) sequential(ctx context.Context, sd side, res *Side, pods []ben
 		res.SeqAdd, res.SeqDel = Summarize(adds), Summarize(dels)
 		return nil
 	})
+}
+
+// cpuSnap is a reading of the CPU counters that matter (clock ticks).
+type cpuSnap struct {
+	daemon, daemonChildren, harnessChildren, controlPlane int64
+}
+
+func (h *harness) cpuSnap(daemonPID int) cpuSnap {
+	var c cpuSnap
+	if daemonPID > 0 {
+		if st, err := h.proc.Stat(daemonPID); err == nil {
+			c.daemon, c.daemonChildren = st.CPUTicks, st.ChildCPUTicks
+		}
+	}
+	if st, err := h.proc.Stat(os.Getpid()); err == nil {
+		c.harnessChildren = st.ChildCPUTicks
+	}
+	for _, pid := range h.controlPlane {
+		if st, err := h.proc.Stat(pid); err == nil {
+			c.controlPlane += st.CPUTicks
+		}
+	}
+	return c
+}
+
+// clockTick is USER_HZ, 100 on every Linux architecture Go supports.
+const clockTick = 10 * time.Millisecond
+
+// since turns two readings into CPU per operation. In a subject's phase the
+// harness's reaped children are the shims; in the floor's they are the plugins.
+func (c cpuSnap) since(before cpuSnap, ops int, subject bool) CPUCost {
+	if ops == 0 {
+		return CPUCost{}
+	}
+	per := func(ticks int64) float64 {
+		return float64(time.Duration(ticks)*clockTick) / float64(time.Millisecond) / float64(ops)
+	}
+	out := CPUCost{Ops: ops, ControlPlane: per(c.controlPlane - before.controlPlane)}
+	if subject {
+		out.Daemon = per(c.daemon - before.daemon)
+		out.Delegates = per(c.daemonChildren - before.daemonChildren)
+		out.Shim = per(c.harnessChildren - before.harnessChildren)
+	} else {
+		out.Delegates = per(c.harnessChildren - before.harnessChildren)
+	}
+	return out
 }
 
 // burst starts len(pods) ADDs at once and measures the wall time until the

@@ -65,6 +65,10 @@ type StatLine struct {
 	Comm     string
 	PPID     int
 	RSSPages int64
+	// CPU in clock ticks: the process's own (utime+stime) and that of its
+	// children it has already waited for (cutime+cstime).
+	CPUTicks      int64
+	ChildCPUTicks int64
 }
 
 // ParseStat parses /proc/<pid>/stat. The command name sits in parentheses and
@@ -90,11 +94,27 @@ func ParseStat(data []byte) (StatLine, error) {
 	if err != nil {
 		return StatLine{}, fmt.Errorf("stat of pid %d: ppid: %w", pid, err)
 	}
+	nums := make([]int64, 4) // utime stime cutime cstime: fields 14-17
+	for i := range nums {
+		if nums[i], err = strconv.ParseInt(rest[11+i], 10, 64); err != nil {
+			return StatLine{}, fmt.Errorf("stat of pid %d: cpu field %d: %w", pid, 14+i, err)
+		}
+	}
 	rss, err := strconv.ParseInt(rest[21], 10, 64)
 	if err != nil {
 		return StatLine{}, fmt.Errorf("stat of pid %d: rss: %w", pid, err)
 	}
-	return StatLine{PID: pid, Comm: s[open+1 : closing], PPID: ppid, RSSPages: rss}, nil
+	return StatLine{PID: pid, Comm: s[open+1 : closing], PPID: ppid, RSSPages: rss,
+		CPUTicks: nums[0] + nums[1], ChildCPUTicks: nums[2] + nums[3]}, nil
+}
+
+// Stat reads /proc/<pid>/stat.
+func (p ProcFS) Stat(pid int) (StatLine, error) {
+	data, err := os.ReadFile(filepath.Join(p.Root, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return StatLine{}, err
+	}
+	return ParseStat(data)
 }
 
 // ProcFS reads process information below Root (normally /proc); tests point

@@ -57,8 +57,9 @@ func TestParseStat(t *testing.T) {
 		want    StatLine
 		wantErr bool
 	}{
-		{name: "plain comm", in: "4243 (bridge)" + tail, want: StatLine{PID: 4243, Comm: "bridge", PPID: 77, RSSPages: 321}},
-		{name: "comm with spaces and parens", in: "9 (a) b (c)" + tail, want: StatLine{PID: 9, Comm: "a) b (c", PPID: 77, RSSPages: 321}},
+		{name: "plain comm", in: "4243 (bridge)" + tail, want: StatLine{PID: 4243, Comm: "bridge", PPID: 77, RSSPages: 321, CPUTicks: 3}},
+		{name: "comm with spaces and parens", in: "9 (a) b (c)" + tail, want: StatLine{PID: 9, Comm: "a) b (c", PPID: 77, RSSPages: 321, CPUTicks: 3}},
+		{name: "reaped children's CPU", in: "5 (multus-daemon) S 1 5 5 0 -1 0 0 0 0 0 40 10 700 55 20 0 9 0 1 1 2048 0", want: StatLine{PID: 5, Comm: "multus-daemon", PPID: 1, RSSPages: 2048, CPUTicks: 50, ChildCPUTicks: 755}},
 		{name: "truncated", in: "9 (x) S 1 2", wantErr: true},
 		{name: "no comm", in: "9 x S 1", wantErr: true},
 	}
@@ -145,5 +146,24 @@ func TestParseTimeRSS(t *testing.T) {
 				t.Fatalf("ParseTimeRSS(%q) = %d, %v; want %d, err %v", tc.in, got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestCPUSnapSince(t *testing.T) {
+	before := cpuSnap{daemon: 100, daemonChildren: 1000, harnessChildren: 50, controlPlane: 5000}
+	after := cpuSnap{daemon: 120, daemonChildren: 1400, harnessChildren: 60, controlPlane: 5060}
+	got := after.since(before, 10, true)
+	want := CPUCost{Ops: 10, Daemon: 20, Delegates: 400, Shim: 10, ControlPlane: 60}
+	if got != want {
+		t.Fatalf("subject: got %+v, want %+v", got, want)
+	}
+	// For the floor the harness's reaped children are the plugins themselves.
+	got = after.since(before, 10, false)
+	want = CPUCost{Ops: 10, Delegates: 10, ControlPlane: 60}
+	if got != want {
+		t.Fatalf("floor: got %+v, want %+v", got, want)
+	}
+	if got := after.since(before, 0, true); got != (CPUCost{}) {
+		t.Fatalf("no ops: got %+v", got)
 	}
 }

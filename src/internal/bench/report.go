@@ -61,8 +61,10 @@ type Params struct {
 
 // Side holds the figures measured both for a shim/daemon pair and the floor.
 type Side struct {
-	SeqAdd     Dist     `json:"seq_add"`
-	SeqDel     Dist     `json:"seq_del"`
+	SeqAdd Dist `json:"seq_add"`
+	SeqDel Dist `json:"seq_del"`
+	// SeqAddCPU is the CPU time per sequential ADD, split by process.
+	SeqAddCPU  CPUCost  `json:"seq_add_cpu"`
 	Bursts     []Burst  `json:"bursts"`
 	Version    ProcCost `json:"version"`
 	DelUnknown ProcCost `json:"del_unknown"`
@@ -93,6 +95,19 @@ type Burst struct {
 	// (subjects only): what the runtime side pays.
 	CallersPeakRSSKiB int64 `json:"callers_peak_rss_kib,omitempty"`
 }
+
+// CPUCost is CPU time per operation in milliseconds, by process. Clock-tick
+// counters (10 ms) summed over a whole phase, divided by its operations.
+type CPUCost struct {
+	Ops          int     `json:"ops"`
+	Daemon       float64 `json:"daemon_ms"`
+	Delegates    float64 `json:"delegates_ms"` // the daemon's reaped children, or the floor's plugins
+	Shim         float64 `json:"shim_ms"`      // the harness's reaped children in a subject's phase
+	ControlPlane float64 `json:"control_plane_ms"`
+}
+
+// Total is the CPU of every process involved.
+func (c CPUCost) Total() float64 { return c.Daemon + c.Delegates + c.Shim + c.ControlPlane }
 
 // ProcCost is the cost of one short process invocation, repeated Runs times.
 type ProcCost struct {
@@ -178,6 +193,31 @@ func (r Report) rows() []row {
 		pick func(Dist) float64
 	}{{"p50", p50}, {"p90", p90}, {"p99", p99}} {
 		add(fmt.Sprintf("Sequential ADD %s (ms)", q.name), func(s SubjectResult) cell { return msCell(s.SeqAdd, q.pick) }, msCell(r.Floor.SeqAdd, q.pick))
+	}
+	cpu := func(f func(CPUCost) float64) func(Side) cell {
+		return func(sd Side) cell {
+			if sd.SeqAddCPU.Ops == 0 {
+				return none
+			}
+			return val(f(sd.SeqAddCPU))
+		}
+	}
+	for _, c := range []struct {
+		name      string
+		f         func(CPUCost) float64
+		withFloor bool
+	}{
+		{"daemon", func(c CPUCost) float64 { return c.Daemon }, false},
+		{"delegates", func(c CPUCost) float64 { return c.Delegates }, true},
+		{"shim", func(c CPUCost) float64 { return c.Shim }, false},
+		{"kube-apiserver + etcd", func(c CPUCost) float64 { return c.ControlPlane }, true},
+		{"total", CPUCost.Total, true},
+	} {
+		floor := none
+		if c.withFloor {
+			floor = cpu(c.f)(r.Floor.Side)
+		}
+		add("CPU per sequential ADD, "+c.name+" (ms)", func(s SubjectResult) cell { return cpu(c.f)(s.Side) }, floor)
 	}
 	add("ADD overhead over the floor, p50 (ms)", func(s SubjectResult) cell {
 		if s.SeqAdd.N == 0 || r.Floor.SeqAdd.N == 0 {

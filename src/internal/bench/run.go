@@ -87,10 +87,13 @@ type harness struct {
 	ipamDir  string
 	master   string
 	cl       *cluster
-	pods     []benchPodRef
-	netnsSeq int
-	nadConf  []byte
-	cleanups []func(context.Context) error
+	// controlPlane holds the envtest kube-apiserver and etcd pids, whose CPU
+	// the daemon's API traffic costs.
+	controlPlane []int
+	pods         []benchPodRef
+	netnsSeq     int
+	nadConf      []byte
+	cleanups     []func(context.Context) error
 }
 
 // Run performs the whole benchmark and writes bench.json, bench.md and
@@ -227,6 +230,13 @@ func (h *harness) setup(ctx context.Context) error {
 	}
 	h.onCleanup(func(context.Context) error { return h.cl.stop() })
 	h.log.Info("API server ready", "took", time.Since(start).Round(time.Millisecond))
+	if snap, err := h.proc.Snapshot(); err == nil {
+		for _, p := range snap {
+			if p.PPID == os.Getpid() && (p.Comm == "etcd" || p.Comm == "kube-apiserver") {
+				h.controlPlane = append(h.controlPlane, p.PID)
+			}
+		}
+	}
 
 	for _, ns := range []string{benchNS, foreignNS} {
 		if err := h.cl.ensureNamespace(ctx, ns); err != nil {
@@ -398,7 +408,7 @@ func (h *harness) latencyPhases(ctx context.Context, name string, sd side, res *
 	if err := h.warmup(ctx, name, sd, res, warm); err != nil {
 		return err
 	}
-	if err := h.sequential(ctx, sd, res, seq); err != nil {
+	if err := h.sequential(ctx, sd, res, seq, daemonPID); err != nil {
 		return err
 	}
 	h.log.Info("sequential done", "side", name, "add_p50_ms", round2(res.SeqAdd.P50), "del_p50_ms", round2(res.SeqDel.P50), "failed", res.Failed)
