@@ -5,10 +5,12 @@ import (
 
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -79,6 +81,15 @@ func (c *Cluster) Ensure(ctx context.Context, opts CreateOptions) (State, error)
 			if err != nil {
 				return "", err
 			}
+			if broken := unresponsive(ctx, ns); len(broken) > 0 {
+				// Measured: a node whose `docker stop` timed out stays
+				// "running" to docker while nothing can exec in it; kind
+				// cannot repair a node, so the cluster is made anew.
+				if err := c.Delete(); err != nil {
+					return "", fmt.Errorf("nodes %v do not answer; deleting the cluster to recreate it: %w", broken, err)
+				}
+				return c.create(ctx, opts, Recreated)
+			}
 			if err := c.provider.ExportKubeConfig(c.Name, c.Kubeconfig, false); err != nil {
 				return "", fmt.Errorf("export kubeconfig: %w", err)
 			}
@@ -92,6 +103,10 @@ func (c *Cluster) Ensure(ctx context.Context, opts CreateOptions) (State, error)
 		}
 		state = Recreated
 	}
+	return c.create(ctx, opts, state)
+}
+
+func (c *Cluster) create(ctx context.Context, opts CreateOptions, state State) (State, error) {
 	if err := os.MkdirAll(filepath.Dir(c.Kubeconfig), 0o755); err != nil {
 		return "", fmt.Errorf("kubeconfig dir: %w", err)
 	}
@@ -135,6 +150,20 @@ func (c *Cluster) startStopped(ctx context.Context, ns []nodes.Node) (bool, erro
 	return true, nil
 }
 
+// unresponsive returns the nodes in which a trivial command cannot run.
+func unresponsive(ctx context.Context, ns []nodes.Node) []string {
+	var broken []string
+	for _, n := range ns {
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := n.CommandContext(ctx, "true").Run()
+		cancel()
+		if err != nil {
+			broken = append(broken, n.String())
+		}
+	}
+	return broken
+}
+
 // Exists reports whether a kind cluster of this name exists.
 func (c *Cluster) Exists() (bool, error) {
 	names, err := c.provider.List()
@@ -147,10 +176,43 @@ func (c *Cluster) Exists() (bool, error) {
 // Delete deletes the cluster and its kubeconfig entry; a missing cluster is
 // not an error.
 func (c *Cluster) Delete() error {
-	if err := c.provider.Delete(c.Name, c.Kubeconfig); err != nil {
-		return fmt.Errorf("kind delete cluster %s: %w", c.Name, err)
+	err := c.provider.Delete(c.Name, c.Kubeconfig)
+	if err == nil {
+		return nil
 	}
-	return nil
+	// Measured on a cgroup v1 host: a node that was being stopped kept a
+	// pod's freezer cgroup FROZEN, its runc init hung in D state, and docker
+	// could neither stop nor remove the node ("did not receive an exit
+	// event"). Thawing the node's frozen cgroups lets it exit; then retry.
+	if n := thawFrozen(freezerRoot); n > 0 {
+		time.Sleep(2 * time.Second)
+		if err = c.provider.Delete(c.Name, c.Kubeconfig); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("kind delete cluster %s: %w", c.Name, err)
+}
+
+// freezerRoot is where docker's containers have their cgroup v1 freezer.
+const freezerRoot = "/sys/fs/cgroup/freezer/docker"
+
+// thawFrozen thaws every FROZEN freezer cgroup under root and returns how
+// many it thawed. The lab never freezes anything on purpose, so a frozen
+// cgroup under a node is always a leftover. On cgroup v2 hosts root does not
+// exist and nothing happens.
+func thawFrozen(root string) int {
+	n := 0
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "freezer.state" {
+			return nil
+		}
+		state, err := os.ReadFile(p)
+		if err == nil && strings.TrimSpace(string(state)) == "FROZEN" && os.WriteFile(p, []byte("THAWED"), 0o644) == nil {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 // Nodes returns the cluster's node containers.

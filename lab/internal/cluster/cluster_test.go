@@ -103,3 +103,28 @@ func TestWriterLoggerEndsLines(t *testing.T) {
 		t.Fatalf("log = %q, want %q", got, want)
 	}
 }
+
+func TestThawFrozen(t *testing.T) {
+	root := t.TempDir()
+	states := map[string]string{"a/freezer.state": "FROZEN\n", "a/b/freezer.state": "THAWED\n", "c/freezer.state": "FROZEN\n"}
+	for p, s := range states {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := thawFrozen(root); n != 2 {
+		t.Fatalf("thawed %d cgroups, want 2", n)
+	}
+	for p := range states {
+		got, _ := os.ReadFile(filepath.Join(root, p))
+		if strings.TrimSpace(string(got)) != "THAWED" {
+			t.Errorf("%s = %q, want THAWED", p, got)
+		}
+	}
+	if n := thawFrozen(filepath.Join(root, "missing")); n != 0 {
+		t.Fatalf("thawed %d under a missing root (cgroup v2 host), want 0", n)
+	}
+}
