@@ -11,8 +11,11 @@ BIN          := $(CURDIR)/bin
 ARTIFACTS    ?= $(CURDIR)/_artifacts
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT       ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# The commit's date, not the clock: identical sources give identical binaries, so a warm
+# lab-up does not reload the daemon image and restart its pods after every build.
+BUILD_DATE   ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 VERSION_PKG  := github.com/multus-thick/multus-thick/src/internal/version
-LDFLAGS      := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS      := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(BUILD_DATE)
 
 CNI_PLUGINS_VERSION ?= v1.10.0
 FLANNEL_CNI_VERSION ?= v0.9.1
@@ -52,8 +55,8 @@ host-deps: ## Install the Debian packages the tests need (iproute2, iptables, jq
 ##@ Test
 
 .PHONY: test
-test: ## Run every test tier (the README's test command; needs root)
-	$(MAKE) verify test-unit fuzz-short test-netns
+test: ## Run every test tier (the README's test command; needs root): unit, fuzz, netns, integration, e2e
+	$(MAKE) verify test-unit fuzz-short test-netns test-integration e2e
 
 .PHONY: test-unit
 test-unit: ## Unit tier: no root, no cluster
