@@ -68,8 +68,9 @@ func timed(ctx context.Context, fn func(context.Context) error) (time.Duration, 
 // daemon's first connections) and checks that both interfaces really appear
 // in the pod's namespace: a side that skipped the secondary network would
 // otherwise look fast.
-func (h *harness) warmup(ctx context.Context, name string, sd side, res *Side, pods []benchPodRef) error {
-	calls := h.newCalls(pods)
+func (h *harness) warmup(ctx context.Context, p *participant) error {
+	name, sd, res := p.name, p.sd, p.res
+	calls := h.newCalls(p.warm)
 	return h.withNetns(ctx, calls, func() error {
 		for i, c := range calls {
 			if _, err := timed(ctx, func(ctx context.Context) error { return sd.add(ctx, c) }); err != nil {
@@ -108,40 +109,79 @@ func containsStr(ss []string, s string) bool {
 	return false
 }
 
-// sequential ADDs every pod one after the other, then DELs them in the same
-// order; each pod has its own fresh namespace.
-func (h *harness) sequential(ctx context.Context, sd side, res *Side, pods []benchPodRef, daemonPID int) error {
-	calls := h.newCalls(pods)
-	return h.withNetns(ctx, calls, func() error {
-		added := make([]bool, len(calls))
-		var adds, dels []time.Duration
-		cpu0 := h.cpuSnap(daemonPID)
-		for i, c := range calls {
-			d, err := timed(ctx, func(ctx context.Context) error { return sd.add(ctx, c) })
-			if err != nil {
-				recordErr(res, "sequential ADD", err)
-			} else {
-				added[i] = true
-				adds = append(adds, d)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
+// participant is one side of the comparison with its pods.
+type participant struct {
+	name      string
+	sd        side
+	res       *Side
+	daemonPID int // 0 for the floor
+	warm, seq []benchPodRef
+	bursts    [][]benchPodRef
+}
+
+// seqBlock is how many sequential ADDs (or DELs) one side runs before the
+// next side takes its turn: interleaving in blocks cancels the drift of a
+// shared machine's load between sides, and keeping a block to one side lets
+// the CPU counters be attributed to it.
+const seqBlock = 10
+
+// sequential ADDs every side's pods one after the other (sides alternating
+// in blocks), then DELs them the same way; each pod has its own fresh
+// namespace.
+func (h *harness) sequential(ctx context.Context, parts []*participant) error {
+	calls := make([][]podCall, len(parts))
+	var all []podCall
+	for i, p := range parts {
+		calls[i] = h.newCalls(p.seq)
+		all = append(all, calls[i]...)
+	}
+	return h.withNetns(ctx, all, func() error {
+		added := make([][]bool, len(parts))
+		adds := make([][]time.Duration, len(parts))
+		dels := make([][]time.Duration, len(parts))
+		cpu := make([]cpuSnap, len(parts))
+		for i := range parts {
+			added[i] = make([]bool, len(calls[i]))
+		}
+		n := len(calls[0])
+		for from := 0; from < n; from += seqBlock {
+			for pi, p := range parts {
+				before := h.cpuSnap(p.daemonPID)
+				for i := from; i < min(from+seqBlock, len(calls[pi])); i++ {
+					d, err := timed(ctx, func(ctx context.Context) error { return p.sd.add(ctx, calls[pi][i]) })
+					if err != nil {
+						recordErr(p.res, "sequential ADD", err)
+					} else {
+						added[pi][i] = true
+						adds[pi] = append(adds[pi], d)
+					}
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+				}
+				cpu[pi] = cpu[pi].plus(h.cpuSnap(p.daemonPID).minus(before))
 			}
 		}
-		res.SeqAddCPU = h.cpuSnap(daemonPID).since(cpu0, len(adds), daemonPID > 0)
-		for i, c := range calls {
-			d, err := timed(ctx, func(ctx context.Context) error { return sd.del(ctx, c) })
-			switch {
-			case err != nil:
-				recordErr(res, "sequential DEL", err)
-			case added[i]:
-				dels = append(dels, d)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
+		for from := 0; from < n; from += seqBlock {
+			for pi, p := range parts {
+				for i := from; i < min(from+seqBlock, len(calls[pi])); i++ {
+					d, err := timed(ctx, func(ctx context.Context) error { return p.sd.del(ctx, calls[pi][i]) })
+					switch {
+					case err != nil:
+						recordErr(p.res, "sequential DEL", err)
+					case added[pi][i]:
+						dels[pi] = append(dels[pi], d)
+					}
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+				}
 			}
 		}
-		res.SeqAdd, res.SeqDel = Summarize(adds), Summarize(dels)
+		for pi, p := range parts {
+			p.res.SeqAdd, p.res.SeqDel = Summarize(adds[pi]), Summarize(dels[pi])
+			p.res.SeqAddCPU = cpu[pi].since(cpuSnap{}, len(adds[pi]), p.daemonPID > 0)
+		}
 		return nil
 	})
 }
@@ -167,6 +207,14 @@ func (h *harness) cpuSnap(daemonPID int) cpuSnap {
 		}
 	}
 	return c
+}
+
+func (c cpuSnap) minus(o cpuSnap) cpuSnap {
+	return cpuSnap{c.daemon - o.daemon, c.daemonChildren - o.daemonChildren, c.harnessChildren - o.harnessChildren, c.controlPlane - o.controlPlane}
+}
+
+func (c cpuSnap) plus(o cpuSnap) cpuSnap {
+	return cpuSnap{c.daemon + o.daemon, c.daemonChildren + o.daemonChildren, c.harnessChildren + o.harnessChildren, c.controlPlane + o.controlPlane}
 }
 
 // clockTick is USER_HZ, 100 on every Linux architecture Go supports.
@@ -195,10 +243,10 @@ func (c cpuSnap) since(before cpuSnap, ops int, subject bool) CPUCost {
 // burst starts len(pods) ADDs at once and measures the wall time until the
 // last one returns, each request's latency, and memory (see sampler).
 // daemonPID is 0 for the floor.
-func (h *harness) burst(ctx context.Context, sd side, res *Side, pods []benchPodRef, daemonPID int) error {
+func (h *harness) burst(ctx context.Context, sd side, res *Side, pods []benchPodRef, daemonPID int) (Burst, error) {
 	calls := h.newCalls(pods)
-	return h.withNetns(ctx, calls, func() error {
-		b := Burst{Size: len(calls)}
+	b := Burst{Size: len(calls), Reps: 1}
+	err := h.withNetns(ctx, calls, func() error {
 		lat := make([]time.Duration, len(calls))
 		errs := make([]error, len(calls))
 		gate := make(chan struct{})
@@ -240,8 +288,6 @@ func (h *harness) burst(ctx context.Context, sd side, res *Side, pods []benchPod
 				b.DaemonSettledRSSKiB = st.RSSKiB
 			}
 		}
-		res.Bursts = append(res.Bursts, b)
-
 		// Clean up with bounded concurrency; DEL latency here is not reported.
 		return forEachBounded(ctx, len(calls), 10, func(ctx context.Context, i int) error {
 			if _, err := timed(ctx, func(ctx context.Context) error { return sd.del(ctx, calls[i]) }); err != nil {
@@ -250,6 +296,33 @@ func (h *harness) burst(ctx context.Context, sd side, res *Side, pods []benchPod
 			return nil
 		})
 	})
+	return b, err
+}
+
+// mergeBursts folds the repetitions of one burst size: the median wall
+// time, every request's latency pooled, the worst peaks, the median settled
+// RSS and all failures.
+func mergeBursts(bs []Burst) Burst {
+	if len(bs) == 0 {
+		return Burst{}
+	}
+	out := Burst{Size: bs[0].Size, Reps: len(bs)}
+	var walls, samples []float64
+	var settled []int64
+	for _, b := range bs {
+		walls = append(walls, b.WallMS)
+		samples = append(samples, b.PerRequest.Samples...)
+		settled = append(settled, b.DaemonSettledRSSKiB)
+		out.Failed += b.Failed
+		out.DaemonPeakRSSKiB = max(out.DaemonPeakRSSKiB, b.DaemonPeakRSSKiB)
+		out.DaemonPeakAnonKiB = max(out.DaemonPeakAnonKiB, b.DaemonPeakAnonKiB)
+		out.DelegatesPeakRSSKiB = max(out.DelegatesPeakRSSKiB, b.DelegatesPeakRSSKiB)
+		out.CallersPeakRSSKiB = max(out.CallersPeakRSSKiB, b.CallersPeakRSSKiB)
+	}
+	out.WallMS = SummarizeMS(walls).P50
+	out.PerRequest = SummarizeMS(samples)
+	out.DaemonSettledRSSKiB = MedianInt64(settled)
+	return out
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -50,6 +50,7 @@ type Params struct {
 	SeqPods       int   `json:"seq_pods"`
 	Warmup        int   `json:"warmup"`
 	Bursts        []int `json:"bursts"`
+	BurstReps     int   `json:"burst_reps"`
 	ProcRuns      int   `json:"proc_runs"`
 	Starts        int   `json:"daemon_starts"`
 	ForeignPods   int   `json:"foreign_pods"`
@@ -76,7 +77,10 @@ type Side struct {
 
 // Burst is one round of N concurrent ADDs.
 type Burst struct {
-	Size       int     `json:"size"`
+	Size int `json:"size"`
+	// Reps is how many times the burst ran; WallMS is the median of those
+	// runs, PerRequest pools every request of every run.
+	Reps       int     `json:"reps"`
 	WallMS     float64 `json:"wall_ms"`
 	PerRequest Dist    `json:"per_request"`
 	Failed     int     `json:"failed"`
@@ -336,8 +340,8 @@ func (r Report) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nMode %s; %d sequential pods, bursts %v, medians of %d process runs and %d daemon starts. ",
-		r.Mode, r.Params.SeqPods, r.Params.Bursts, r.Params.ProcRuns, r.Params.Starts)
+	fmt.Fprintf(&b, "\nMode %s; %d sequential pods per side (sides alternate in blocks of %d), bursts %v each run %d× (sides alternating; median wall, requests pooled), medians of %d process runs and %d daemon starts. ",
+		r.Mode, r.Params.SeqPods, seqBlock, r.Params.Bursts, max(r.Params.BurstReps, 1), r.Params.ProcRuns, r.Params.Starts)
 	b.WriteString("Floor: " + r.Floor.Description + "\n")
 	b.WriteString("\nMachine: " + r.Machine.String() + ".\n")
 	for _, n := range r.Notes {

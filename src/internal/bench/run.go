@@ -42,10 +42,10 @@ func ParamsFor(mode string) (Params, error) {
 	case "quick":
 		// The burst of 50 is left out: quick keeps the smallest and the
 		// largest burst and stays under two minutes on a busy 2-core machine.
-		return Params{SeqPods: 20, Warmup: 2, Bursts: []int{10, 100}, ProcRuns: 10, Starts: 2,
+		return Params{SeqPods: 20, Warmup: 2, Bursts: []int{10, 100}, BurstReps: 1, ProcRuns: 10, Starts: 2,
 			ForeignPods: 1000, ForeignNADs: 100, SettleMS: 1000, IdleSettleMS: 3000, SampleEveryMS: 10}, nil
 	case "full", "":
-		return Params{SeqPods: 100, Warmup: 3, Bursts: []int{10, 50, 100}, ProcRuns: 50, Starts: 5,
+		return Params{SeqPods: 100, Warmup: 3, Bursts: []int{10, 50, 100}, BurstReps: 3, ProcRuns: 50, Starts: 5,
 			ForeignPods: 5000, ForeignNADs: 500, SettleMS: 3000, IdleSettleMS: 10000, SampleEveryMS: 10}, nil
 	default:
 		return Params{}, fmt.Errorf("unknown mode %q (want quick or full)", mode)
@@ -90,7 +90,8 @@ type harness struct {
 	// controlPlane holds the envtest kube-apiserver and etcd pids, whose CPU
 	// the daemon's API traffic costs.
 	controlPlane []int
-	pods         []benchPodRef
+	pods         [][]benchPodRef // per subject, the floor's last
+	daemons      []*daemonProc   // running during the latency phases
 	netnsSeq     int
 	nadConf      []byte
 	cleanups     []func(context.Context) error
@@ -132,16 +133,27 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (rep Report, err err
 	if err := h.setup(ctx); err != nil {
 		return rep, fmt.Errorf("setup: %w", err)
 	}
-	for _, s := range cfg.Subjects {
-		res, err := h.runSubject(ctx, s)
-		rep.Subjects = append(rep.Subjects, res)
+	// Every side is prepared first (daemons started and left running), so
+	// the latency phases can alternate between sides.
+	rep.Subjects = make([]SubjectResult, len(cfg.Subjects))
+	var parts []*participant
+	for i, s := range cfg.Subjects {
+		p, err := h.prepareSubject(ctx, i, s, &rep.Subjects[i])
 		if err != nil {
+			rep.Subjects = rep.Subjects[:i+1]
 			return rep, fmt.Errorf("subject %s: %w", s.Name, err)
 		}
+		parts = append(parts, p)
 	}
-	if err := h.runFloor(ctx, &rep.Floor); err != nil {
+	floor, err := h.prepareFloor(ctx, &rep.Floor)
+	if err != nil {
 		return rep, fmt.Errorf("floor: %w", err)
 	}
+	parts = append(parts, floor)
+	if err := h.latencyPhases(ctx, parts); err != nil {
+		return rep, err
+	}
+	h.stopDaemons()
 	if len(cfg.Subjects) == 0 {
 		return rep, nil
 	}
@@ -246,40 +258,61 @@ func (h *harness) setup(ctx context.Context) error {
 	if err := h.cl.createNAD(ctx, benchNS, macvlanNAD, string(h.nadConf)); err != nil {
 		return err
 	}
+	// Each subject gets its own pods, so two daemons never write the same
+	// pod's status; the floor needs no objects.
 	n := h.params.Warmup + h.params.SeqPods
 	for _, b := range h.params.Bursts {
-		n += b
+		n += b * max(h.params.BurstReps, 1)
 	}
-	objs := make([]*corev1.Pod, n)
-	for i := range objs {
-		objs[i] = benchPod(benchNS, fmt.Sprintf("bench-%d", i), h.cfg.NodeName, macvlanNAD)
+	var objs []*corev1.Pod
+	for k := range h.cfg.Subjects {
+		for i := range n {
+			objs = append(objs, benchPod(benchNS, fmt.Sprintf("s%d-%d", k, i), h.cfg.NodeName, macvlanNAD))
+		}
 	}
 	uids, err := h.cl.createPods(ctx, objs, 16)
 	if err != nil {
 		return err
 	}
-	h.pods = make([]benchPodRef, n)
-	for i, o := range objs {
-		h.pods[i] = benchPodRef{namespace: benchNS, name: o.Name, uid: string(uids[o.Name])}
+	h.pods = make([][]benchPodRef, len(h.cfg.Subjects)+1)
+	for k := range h.pods {
+		for i := range n {
+			name := fmt.Sprintf("s%d-%d", k, i)
+			if k == len(h.cfg.Subjects) {
+				name = fmt.Sprintf("floor-%d", i)
+			}
+			h.pods[k] = append(h.pods[k], benchPodRef{namespace: benchNS, name: name, uid: string(uids[name])})
+		}
 	}
-	h.log.Info("bench objects created", "pods", n, "node", h.cfg.NodeName)
+	h.log.Info("bench objects created", "pods", len(objs), "node", h.cfg.NodeName)
 	return nil
 }
 
-// podSlices cuts the bench pods into warm-up, sequential and burst groups.
-func (h *harness) podSlices() (warm, seq []benchPodRef, bursts [][]benchPodRef) {
+// participantFor cuts side k's pods into warm-up, sequential and burst groups.
+func (h *harness) participantFor(k int, name string, sd side, res *Side, daemonPID int) *participant {
+	pods := h.pods[k]
 	i := 0
 	take := func(n int) []benchPodRef {
-		out := h.pods[i : i+n]
+		out := pods[i : i+n]
 		i += n
 		return out
 	}
-	warm = take(h.params.Warmup)
-	seq = take(h.params.SeqPods)
+	p := &participant{name: name, sd: sd, res: res, daemonPID: daemonPID}
+	p.warm = take(h.params.Warmup)
+	p.seq = take(h.params.SeqPods)
 	for _, b := range h.params.Bursts {
-		bursts = append(bursts, take(b))
+		for range max(h.params.BurstReps, 1) {
+			p.bursts = append(p.bursts, take(b))
+		}
 	}
-	return warm, seq, bursts
+	return p
+}
+
+func (h *harness) stopDaemons() {
+	for _, d := range h.daemons {
+		_ = d.stop(10 * time.Second)
+	}
+	h.daemons = nil
 }
 
 func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
@@ -313,11 +346,14 @@ func (h *harness) startTracked(ctx context.Context, s Subject, d subjectDirs) (*
 	return p, took, nil
 }
 
-func (h *harness) runSubject(ctx context.Context, s Subject) (SubjectResult, error) {
-	res := SubjectResult{Name: s.Name, Shim: s.Shim, Daemon: s.Daemon, ShimVersion: binVersion(ctx, s.Shim)}
+// prepareSubject starts the subject's daemon (start to ready, repeated),
+// reads its idle RSS and measures the shim as a process. The last daemon
+// keeps running for the latency phases.
+func (h *harness) prepareSubject(ctx context.Context, k int, s Subject, res *SubjectResult) (*participant, error) {
+	*res = SubjectResult{Name: s.Name, Shim: s.Shim, Daemon: s.Daemon, ShimVersion: binVersion(ctx, s.Shim)}
 	d, err := h.subjectDirs(s)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	// Start to ready, repeated; the last daemon stays up for the rest.
 	var p *daemonProc
@@ -325,7 +361,7 @@ func (h *harness) runSubject(ctx context.Context, s Subject) (SubjectResult, err
 	for i := range h.params.Starts {
 		var took time.Duration
 		if p, took, err = h.startTracked(ctx, s, d); err != nil {
-			return res, err
+			return nil, err
 		}
 		starts = append(starts, took)
 		h.log.Info("daemon ready", "subject", s.Name, "start", i+1, "took", took.Round(time.Millisecond))
@@ -336,14 +372,14 @@ func (h *harness) runSubject(ctx context.Context, s Subject) (SubjectResult, err
 		}
 	}
 	res.StartToReady = Summarize(starts)
-	defer func() { _ = p.stop(10 * time.Second) }()
+	h.daemons = append(h.daemons, p)
 
 	if err := sleepCtx(ctx, h.params.idleSettle()); err != nil {
-		return res, err
+		return nil, err
 	}
 	st, err := h.proc.Status(p.pid)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	res.IdleRSSKiB, res.IdleAnonKiB, res.IdleFileKiB = st.RSSKiB, st.AnonKiB, st.FileKiB
 	h.log.Info("idle RSS, empty cluster", "subject", s.Name, "MiB", mib(st.RSSKiB), "anon_MiB", mib(st.AnonKiB), "file_MiB", mib(st.FileKiB))
@@ -351,32 +387,32 @@ func (h *harness) runSubject(ctx context.Context, s Subject) (SubjectResult, err
 	confPath := filepath.Join(d.cniConfDir, "00-multus.conf")
 	confBytes, err := os.ReadFile(confPath)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	plugin, err := libcni.NetworkPluginConfFromBytes(confBytes)
 	if err != nil {
-		return res, fmt.Errorf("%s: %w", confPath, err)
+		return nil, fmt.Errorf("%s: %w", confPath, err)
 	}
 	list, err := libcni.ConfListFromConf(plugin)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	// libcni finds the shim by the conf's "type" in a bin dir: point that
 	// name at the binary under test.
 	shimDir := filepath.Join(d.base, "bin")
 	if err := os.MkdirAll(shimDir, 0o755); err != nil {
-		return res, err
+		return nil, err
 	}
 	if err := os.Symlink(s.Shim, filepath.Join(shimDir, plugin.Network.Type)); err != nil {
-		return res, err
+		return nil, err
 	}
 	rec := &recordingExec{}
 	sd := shimSide{cni: libcni.NewCNIConfigWithCacheDir([]string{shimDir}, filepath.Join(d.base, "runtime-cache"), rec), list: list}
 
 	if err := h.shimProcCost(ctx, s, shimDir, confBytes, &res.Side); err != nil {
-		return res, err
+		return nil, err
 	}
-	return res, h.latencyPhases(ctx, s.Name, sd, &res.Side, p.pid)
+	return h.participantFor(k, s.Name, sd, &res.Side, p.pid), nil
 }
 
 // shimProcCost measures the shim as a process: VERSION (answered without the
@@ -402,35 +438,52 @@ func (h *harness) shimProcCost(ctx context.Context, s Subject, shimDir string, c
 	return err
 }
 
-// latencyPhases runs warm-up, sequential and the bursts on one side.
-func (h *harness) latencyPhases(ctx context.Context, name string, sd side, res *Side, daemonPID int) error {
-	warm, seq, bursts := h.podSlices()
-	if err := h.warmup(ctx, name, sd, res, warm); err != nil {
-		return err
-	}
-	if err := h.sequential(ctx, sd, res, seq, daemonPID); err != nil {
-		return err
-	}
-	h.log.Info("sequential done", "side", name, "add_p50_ms", round2(res.SeqAdd.P50), "del_p50_ms", round2(res.SeqDel.P50), "failed", res.Failed)
-	for _, pods := range bursts {
-		if err := h.burst(ctx, sd, res, pods, daemonPID); err != nil {
+// latencyPhases runs the warm-ups, the sequential phase and the bursts,
+// alternating between the sides.
+func (h *harness) latencyPhases(ctx context.Context, parts []*participant) error {
+	for _, p := range parts {
+		if err := h.warmup(ctx, p); err != nil {
 			return err
 		}
-		b := res.Bursts[len(res.Bursts)-1]
-		h.log.Info("burst done", "side", name, "size", b.Size, "wall_ms", round2(b.WallMS), "p50_ms", round2(b.PerRequest.P50),
-			"daemon_peak_MiB", mib(b.DaemonPeakRSSKiB), "daemon_anon_peak_MiB", mib(b.DaemonPeakAnonKiB), "failed", b.Failed)
+	}
+	if err := h.sequential(ctx, parts); err != nil {
+		return fmt.Errorf("sequential: %w", err)
+	}
+	for _, p := range parts {
+		h.log.Info("sequential done", "side", p.name, "add_p50_ms", round2(p.res.SeqAdd.P50), "del_p50_ms", round2(p.res.SeqDel.P50),
+			"cpu_per_add_ms", round2(p.res.SeqAddCPU.Total()), "failed", p.res.Failed)
+	}
+	reps := max(h.params.BurstReps, 1)
+	for si, size := range h.params.Bursts {
+		runs := make([][]Burst, len(parts))
+		for rep := range reps {
+			for pi, p := range parts {
+				b, err := h.burst(ctx, p.sd, p.res, p.bursts[si*reps+rep], p.daemonPID)
+				if err != nil {
+					return fmt.Errorf("burst of %d, %s: %w", size, p.name, err)
+				}
+				runs[pi] = append(runs[pi], b)
+			}
+		}
+		for pi, p := range parts {
+			b := mergeBursts(runs[pi])
+			p.res.Bursts = append(p.res.Bursts, b)
+			h.log.Info("burst done", "side", p.name, "size", size, "reps", reps, "wall_ms", round2(b.WallMS), "p50_ms", round2(b.PerRequest.P50),
+				"daemon_peak_MiB", mib(b.DaemonPeakRSSKiB), "daemon_anon_peak_MiB", mib(b.DaemonPeakAnonKiB), "failed", b.Failed)
+		}
 	}
 	return nil
 }
 
-func (h *harness) runFloor(ctx context.Context, res *FloorResult) error {
+// prepareFloor builds the floor's libcni side and measures its process costs.
+func (h *harness) prepareFloor(ctx context.Context, res *FloorResult) (*participant, error) {
 	clusterList, err := libcni.ConfListFromFile(filepath.Join(h.autoconf, "10-bench-cluster.conflist"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	macvlan, err := libcni.NetworkPluginConfFromBytes(h.nadConf)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	newFloor := func(rec *recordingExec) floorSide {
 		return floorSide{
@@ -447,7 +500,7 @@ func (h *harness) runFloor(ctx context.Context, res *FloorResult) error {
 		run, _, err := RunProcess(ctx, timeBin, bridge, envList(map[string]string{"CNI_COMMAND": "VERSION"}, path), []byte(`{"cniVersion":"1.0.0"}`))
 		return run, err
 	}, &res.Side); err != nil {
-		return err
+		return nil, err
 	}
 	if res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "delegates' DEL of an unknown container", func(ctx context.Context, timeBin string) (ProcRun, error) {
 		side := fs
@@ -463,9 +516,9 @@ func (h *harness) runFloor(ctx context.Context, res *FloorResult) error {
 		}
 		return run, err
 	}, &res.Side); err != nil {
-		return err
+		return nil, err
 	}
-	return h.latencyPhases(ctx, "floor", fs, &res.Side, 0)
+	return h.participantFor(len(h.cfg.Subjects), "floor", fs, &res.Side, 0), nil
 }
 
 // populateForeign fills the API with pods bound to other nodes and NADs, the

@@ -77,3 +77,24 @@ func TestMedianInt64(t *testing.T) {
 		})
 	}
 }
+
+func TestMergeBursts(t *testing.T) {
+	bs := []Burst{
+		{Size: 10, Reps: 1, WallMS: 300, PerRequest: SummarizeMS([]float64{100, 200}), Failed: 1, DaemonPeakRSSKiB: 50, DaemonPeakAnonKiB: 9, DaemonSettledRSSKiB: 40, DelegatesPeakRSSKiB: 70},
+		{Size: 10, Reps: 1, WallMS: 100, PerRequest: SummarizeMS([]float64{50}), DaemonPeakRSSKiB: 60, DaemonPeakAnonKiB: 8, DaemonSettledRSSKiB: 45, DelegatesPeakRSSKiB: 65},
+		{Size: 10, Reps: 1, WallMS: 200, PerRequest: SummarizeMS([]float64{75}), Failed: 2, DaemonPeakRSSKiB: 55, DaemonPeakAnonKiB: 12, DaemonSettledRSSKiB: 42, DelegatesPeakRSSKiB: 80},
+	}
+	got := mergeBursts(bs)
+	if got.Size != 10 || got.Reps != 3 || got.WallMS != 200 || got.Failed != 3 {
+		t.Fatalf("size/reps/wall/failed = %d/%d/%v/%d, want 10/3/200/3", got.Size, got.Reps, got.WallMS, got.Failed)
+	}
+	if got.PerRequest.N != 4 || got.PerRequest.Min != 50 || got.PerRequest.Max != 200 {
+		t.Fatalf("per-request samples not pooled: %+v", got.PerRequest)
+	}
+	if got.DaemonPeakRSSKiB != 60 || got.DaemonPeakAnonKiB != 12 || got.DelegatesPeakRSSKiB != 80 || got.DaemonSettledRSSKiB != 42 {
+		t.Fatalf("peaks/settled = %+v", got)
+	}
+	if z := mergeBursts(nil); z.Size != 0 || z.Reps != 0 || z.PerRequest.N != 0 {
+		t.Fatal("merge of nothing must be the zero Burst")
+	}
+}
