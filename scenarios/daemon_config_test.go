@@ -138,7 +138,9 @@ func delegateHang() types.Feature {
 		WithLabel("area", "fault").
 		WithLabel("disruptive", "true").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
-			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")
+			// Both features of TestDaemonConfigured share the test's
+			// namespace, and namespace-isolation made macvlan-low already.
+			ensureNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")
 			createNAD(ctx, t, "nad/cni-fault-add-hang.yaml")
 			pod = createPod(ctx, t, "hangs", workers[0], "macvlan-low,fault-hang")
 			return ctx

@@ -15,6 +15,7 @@ import (
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/klient/decoder"
 
@@ -57,6 +58,19 @@ func createNAD(ctx context.Context, t *testing.T, fixture string, opts ...decode
 		t.Fatalf("create NAD %s/%s: %v", nad.Namespace, nad.Name, err)
 	}
 	return nad
+}
+
+// ensureNAD is createNAD for a NAD that an earlier feature of the same
+// test (same namespace) may have created already.
+func ensureNAD(ctx context.Context, t *testing.T, fixture string, opts ...decoder.DecodeOption) {
+	t.Helper()
+	nad, err := e2eutil.LoadNAD(fixture, namespace(ctx), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Res.Create(ctx, nad); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("create NAD %s/%s: %v", nad.Namespace, nad.Name, err)
+	}
 }
 
 // createPod creates the test pod as name on node with the given networks
@@ -444,7 +458,8 @@ func allReady(ctx context.Context, t *testing.T, pods []*corev1.Pod, timeout tim
 		}
 	})
 	if len(failed) > 0 {
-		t.Fatalf("%d of %d pods not ready: %v", len(failed), len(pods), failed)
+		sort.Strings(failed)
+		t.Fatalf("%d of %d pods not ready, e.g.: %v", len(failed), len(pods), failed[:min(3, len(failed))])
 	}
 	return out
 }

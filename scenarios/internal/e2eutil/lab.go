@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/klient/k8s/resources"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 )
@@ -35,11 +37,19 @@ func New(cfg *envconf.Config, s Settings, run Runner) (*Lab, error) {
 	if err := nadv1.AddToScheme(scheme.Scheme); err != nil {
 		return nil, fmt.Errorf("register NAD types: %w", err)
 	}
-	client, err := cfg.NewClient()
+	rc, err := clientcmd.BuildConfigFromFlags("", cfg.KubeconfigFile())
+	if err != nil {
+		return nil, fmt.Errorf("lab kubeconfig %s: %w", cfg.KubeconfigFile(), err)
+	}
+	// client-go's default 5 QPS throttles the suite's own polling once a
+	// few dozen pods are waited on together; the lab's API server is ours.
+	rc.QPS, rc.Burst = 50, 100
+	client, err := klient.New(rc)
 	if err != nil {
 		return nil, fmt.Errorf("lab client: %w", err)
 	}
-	kube, err := kubernetes.NewForConfig(client.RESTConfig())
+	cfg.WithClient(client)
+	kube, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("lab clientset: %w", err)
 	}
