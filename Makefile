@@ -193,9 +193,10 @@ bench: build plugins host-deps ## Node-level benchmark, ours vs the floor (BENCH
 ##@ Lint
 
 .PHONY: verify
-verify: ## gofmt, go vet, go mod tidy check
-	test -z "$$(gofmt -l src lab scenarios fixtures 2>/dev/null)" || { gofmt -l src lab scenarios fixtures; exit 1; }
+verify: ## gofmt and go vet over every tier's build tags
+	test -z "$$(gofmt -l src lab scenarios fixtures deployments 2>/dev/null)" || { gofmt -l src lab scenarios fixtures deployments; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags netns,integration,e2e ./...
 
 .PHONY: clean
 clean: ## Remove build outputs (not the version cache)
