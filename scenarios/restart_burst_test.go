@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
 
@@ -44,6 +45,16 @@ func TestDaemonRestartDuringBurst(t *testing.T) {
 				t.Fatal(err)
 			}
 			pods = allReady(ctx, t, pods, 5*time.Minute)
+			// Say how much of the burst met the restart: pods whose first
+			// sandbox failed were retried by kubelet.
+			evs, err := lab.Kube.CoreV1().Events(namespace(ctx)).List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedCreatePodSandBox"})
+			if err == nil {
+				hit := map[string]bool{}
+				for _, e := range evs.Items {
+					hit[e.InvolvedObject.Name] = true
+				}
+				t.Logf("%d of %d pods had a sandbox attempt fail during the restart and were retried", len(hit), len(pods))
+			}
 			return ctx
 		}).
 		Assess("every pod has eth0 and net1 in both oracles; none is flannel-only", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

@@ -72,7 +72,11 @@ func Until(ctx context.Context, timeout time.Duration, cond func(ctx context.Con
 	err := wait.For(func(ctx context.Context) (bool, error) {
 		msg, err := cond(ctx)
 		if err != nil {
-			last = err.Error()
+			// A check cut off by the wait's own deadline says nothing new;
+			// keep the previous reason, which is why the wait timed out.
+			if ctx.Err() == nil || last == "" {
+				last = err.Error()
+			}
 			return false, nil
 		}
 		last = msg
