@@ -29,15 +29,27 @@ func TestDaemonRestartDuringBurst(t *testing.T) {
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")
 			createNAD(ctx, t, "nad/macvlan-hostlocal-high.yaml")
-			restart := func() {
-				if err := lab.RestartDaemon(ctx); err != nil {
-					t.Fatal(err)
-				}
+			// Half the burst, then the restart; the other half is created
+			// once the rollout has reached a worker, so its ADDs meet a
+			// daemon that is going away or coming back.
+			pods = append(pods, podSet(ctx, t, "burst-a", workers[0], "macvlan-low", perNode/2, 0, nil)...)
+			pods = append(pods, podSet(ctx, t, "burst-b", workers[1], "macvlan-high", perNode/2, 0, nil)...)
+			if err := lab.RestartDaemon(ctx); err != nil {
+				t.Fatal(err)
 			}
-			// Restart after the 3rd pod of the first node: the rest of the
-			// burst lands while daemon pods go down and come back.
-			pods = append(pods, podSet(ctx, t, "burst-a", workers[0], "macvlan-low", perNode, 3, restart)...)
-			pods = append(pods, podSet(ctx, t, "burst-b", workers[1], "macvlan-high", perNode, 0, nil)...)
+			err := e2eutil.Until(ctx, rolloutTimeout, func(ctx context.Context) (string, error) {
+				for _, w := range workers[:2] {
+					if busy, err := lab.DaemonBeingReplaced(ctx, w); busy || err != nil {
+						return "", err
+					}
+				}
+				return "the rollout has not reached a worker yet", nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pods = append(pods, podSet(ctx, t, "burst-c", workers[0], "macvlan-low", perNode/2, 0, nil)...)
+			pods = append(pods, podSet(ctx, t, "burst-d", workers[1], "macvlan-high", perNode/2, 0, nil)...)
 			return ctx
 		}).
 		Assess("the daemon rolls out and all 20 pods become Ready", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {

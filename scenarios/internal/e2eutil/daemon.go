@@ -230,3 +230,33 @@ func (l *Lab) DaemonPeakMemory(ctx context.Context, node string) (int64, error) 
 	}
 	return v, nil
 }
+
+// DaemonBeingReplaced reports whether the daemon on node is mid-restart:
+// a daemon pod there is terminating, or not Ready yet.
+func (l *Lab) DaemonBeingReplaced(ctx context.Context, node string) (bool, error) {
+	ds, err := l.DaemonSet(ctx)
+	if err != nil {
+		return false, err
+	}
+	sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+	if err != nil {
+		return false, err
+	}
+	pods, err := l.Kube.CoreV1().Pods(l.S.DaemonNamespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String(), FieldSelector: "spec.nodeName=" + node})
+	if err != nil {
+		return false, fmt.Errorf("list daemon pods on %s: %w", node, err)
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			return true, nil
+		}
+		ready := false
+		for _, c := range p.Status.Conditions {
+			ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
+		}
+		if !ready {
+			return true, nil
+		}
+	}
+	return len(pods.Items) == 0, nil
+}
