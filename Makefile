@@ -195,6 +195,7 @@ bench: build plugins host-deps ## Node-level benchmark, ours vs the floor (BENCH
 .PHONY: verify
 verify: ## gofmt and go vet over every tier's build tags
 	test -z "$$(gofmt -l src lab scenarios fixtures deployments 2>/dev/null)" || { gofmt -l src lab scenarios fixtures deployments; exit 1; }
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	$(GO) vet -tags netns,integration,e2e ./...
 
