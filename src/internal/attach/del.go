@@ -107,7 +107,22 @@ func (a *Attacher) rebuild(ctx context.Context, req *Request, conf *netconf.NetC
 		return nil, nil
 	}
 	ds, err := a.opts.Resolver.Delegates(ctx, conf, pod)
+	if err != nil && pod != nil {
+		// The pod's own networks cannot be resolved any more (a NAD deleted
+		// or refused by namespace isolation, a malformed annotation): its ADD
+		// failed the same way and was rolled back, or the NAD went away
+		// since. Delete what the config alone names, as upstream does; a
+		// DEL that fails here would be retried by the runtime forever.
+		req.Logger.Warn("rebuilding the pod's networks for DEL failed; deleting the cluster and default networks only", "err", err)
+		ds, err = a.opts.Resolver.Delegates(ctx, conf, nil)
+	}
 	if err != nil {
+		if !corrupt {
+			// No cache: nothing is known to be attached, so there is nothing
+			// we could delete; report loudly but let the runtime move on.
+			req.Logger.Error("no delegate cache and the networks cannot be rebuilt: nothing deleted", "err", err)
+			return nil, nil
+		}
 		return nil, fmt.Errorf("rebuild delegates for DEL: %w", err)
 	}
 	if len(ds) == 0 {

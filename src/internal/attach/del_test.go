@@ -49,6 +49,20 @@ func TestDel(t *testing.T) {
 			wantResolver: 1,
 		},
 		{
+			// The fake resolves the same list without a pod; what matters is
+			// the second, pod-less resolution and a successful DEL.
+			name:         "no cache, the pod's networks no longer resolve: the pod-less list is deleted",
+			setup:        func(e *testEnv) { e.resolver.podErr = errors.New("namespace isolation violation") },
+			wantCalls:    []string{"DEL net-b data0", "DEL net-a net1", "DEL cluster eth0"},
+			wantResolver: 2,
+		},
+		{
+			name:         "no cache and nothing resolves: success, nothing deleted",
+			setup:        func(e *testEnv) { e.resolver.err = errors.New("clusterNetwork file gone") },
+			wantCalls:    nil,
+			wantResolver: 2, // with the pod, then without it
+		},
+		{
 			name:     "no cache, pod lookup fails: try again later",
 			setup:    func(e *testEnv) { e.pods.pod, e.pods.err = nil, errors.New("connection refused") },
 			wantErr:  "connection refused",

@@ -167,8 +167,10 @@ func contains(list []string, s string) bool {
 // fakeResolver returns freshly loaded delegates on every call (ADD mutates
 // them), built by build.
 type fakeResolver struct {
-	build   func(pod *corev1.Pod) []*netconf.Delegate
-	err     error
+	build func(pod *corev1.Pod) []*netconf.Delegate
+	err   error
+	// podErr fails only the calls that carry a pod (its annotation).
+	podErr  error
 	calls   int
 	cluster func() *netconf.Delegate
 }
@@ -177,6 +179,9 @@ func (r *fakeResolver) Delegates(_ context.Context, _ *netconf.NetConf, pod *cor
 	r.calls++
 	if r.err != nil {
 		return nil, r.err
+	}
+	if r.podErr != nil && pod != nil {
+		return nil, r.podErr
 	}
 	return r.build(pod), nil
 }
