@@ -40,8 +40,17 @@ func (e events) AddFailed(pod *corev1.Pod, network, delegateType string, code ui
 	if pod == nil {
 		return
 	}
-	e.rec.Eventf(pod, corev1.EventTypeWarning, ReasonAddFailed,
-		"network %q (type %s) failed with CNI error code %d: %v", network, delegateType, code, err)
+	e.rec.Event(pod, corev1.EventTypeWarning, ReasonAddFailed, addFailedMessage(network, delegateType, code, err))
+}
+
+// addFailedMessage names the delegate when one failed; failures before any
+// delegate ran (network selection, interface names, default routes) carry
+// no network, and the message says so instead of printing empty fields.
+func addFailedMessage(network, delegateType string, code uint, err error) string {
+	if network == "" {
+		return fmt.Sprintf("ADD failed before any delegate ran (CNI error code %d): %v", code, err)
+	}
+	return fmt.Sprintf("network %q (type %s) failed with CNI error code %d: %v", network, delegateType, code, err)
 }
 
 // Warning implements resolve.Warner.
