@@ -59,8 +59,9 @@ test: ## Run every test tier (the README's test command; needs root): unit, fuzz
 	$(MAKE) verify test-unit fuzz-short test-netns test-integration e2e
 
 .PHONY: test-unit
-test-unit: ## Unit tier: no root, no cluster
-	$(GO) test -race -count=1 ./src/... ./fixtures/...
+test-unit: ## Unit tier: no root, no cluster (src, lab, deployments, fixtures, the scenarios' helpers)
+	$(GO) test -race -count=1 ./...
+	$(GO) test -tags e2e -count=1 ./scenarios/internal/... ./scenarios/cmd/...
 
 .PHONY: test-netns
 test-netns: build plugins host-deps ## Netns tier: real namespaces, real plugins, real shim and daemon (root)
