@@ -15,53 +15,13 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
-// checkGatewayConfig implements §4.10's CheckGatewayConfig: when any
-// delegate carries a default-route request, at most one IPv4 and one IPv6
-// gateway may be requested across all delegates (no ECMP), and every
-// delegate is marked to lose the default routes of the families it did not
-// ask a gateway for.
+// checkGatewayConfig applies netconf.ApplyGatewayConfig to the list, for
+// whatever resolver built it, and classifies a conflict as a bad config.
 func checkGatewayConfig(ds []*netconf.Delegate) error {
-	requested := false
-	var v4Owner, v6Owner string
-	for _, d := range ds {
-		if d.GatewayRequest == nil {
-			continue
-		}
-		requested = true
-		for _, gw := range *d.GatewayRequest {
-			owner := &v6Owner
-			if gw.To4() != nil {
-				owner = &v4Owner
-			}
-			if *owner != "" {
-				return fmt.Errorf("%w: multus does not support ECMP for default-route: networks %q and %q both request a default route of the same IP family", ErrInvalidConfig, *owner, d.Name)
-			}
-			*owner = d.Name
-		}
-	}
-	if !requested {
-		return nil
-	}
-	for _, d := range ds {
-		hasV4, hasV6 := requestedFamilies(d)
-		d.IsFilterV4Gateway = !hasV4
-		d.IsFilterV6Gateway = !hasV6
+	if err := netconf.ApplyGatewayConfig(ds); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
-}
-
-func requestedFamilies(d *netconf.Delegate) (v4, v6 bool) {
-	if d.GatewayRequest == nil {
-		return false, false
-	}
-	for _, gw := range *d.GatewayRequest {
-		if gw.To4() != nil {
-			v4 = true
-		} else {
-			v6 = true
-		}
-	}
-	return v4, v6
 }
 
 // routePlan is what default-route handling does for one delegate.
@@ -71,7 +31,7 @@ type routePlan struct {
 }
 
 func planRoutes(d *netconf.Delegate) (routePlan, bool) {
-	hasV4, hasV6 := requestedFamilies(d)
+	hasV4, hasV6 := d.GatewayFamilies()
 	p := routePlan{delV4: d.IsFilterV4Gateway || hasV4, delV6: d.IsFilterV6Gateway || hasV6}
 	if d.GatewayRequest != nil {
 		p.gateways = *d.GatewayRequest

@@ -127,7 +127,7 @@ func (r *Resolver) Delegates(ctx context.Context, conf *netconf.NetConf, pod *co
 	if err := checkInterfaces(out); err != nil {
 		return nil, r.invalid(pod, err)
 	}
-	if err := applyGatewayConfig(out); err != nil {
+	if err := netconf.ApplyGatewayConfig(out); err != nil {
 		return nil, r.invalid(pod, err)
 	}
 	return out, nil
