@@ -104,12 +104,8 @@ func Load(data []byte) (*NetConf, error) {
 	if err := json.Unmarshal(data, conf); err != nil {
 		return nil, fmt.Errorf("parse multus config: %w", err)
 	}
+	// prevResult is decoded into RawPrevResult and not used by the daemon.
 	conf.applyDefaults()
-	if conf.RawPrevResult != nil {
-		if err := parsePrevResult(&conf.NetConf); err != nil {
-			return nil, err
-		}
-	}
 	if conf.ClusterNetwork == "" && len(conf.RawDelegates) == 0 {
 		return nil, ErrNoNetworks
 	}
@@ -162,19 +158,6 @@ func SplitNamespaces(raw string) []string {
 		return []string{"default"}
 	}
 	return out
-}
-
-func parsePrevResult(conf *cnitypes.NetConf) error {
-	raw, err := json.Marshal(conf.RawPrevResult)
-	if err != nil {
-		return fmt.Errorf("prevResult: %w", err)
-	}
-	// prevResult is not used by the daemon; parsing it only validates it.
-	var probe map[string]any
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return fmt.Errorf("prevResult: %w", err)
-	}
-	return nil
 }
 
 // IsSystemNamespace reports whether namespace is one of systemNamespaces.
