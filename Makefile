@@ -47,16 +47,18 @@ $(PLUGINS_DIR)/.done:
 	GOBIN=$(PLUGINS_DIR) CGO_ENABLED=0 GOFLAGS=-mod=mod $(GO) install -trimpath github.com/containernetworking/plugins/plugins/meta/flannel@$(FLANNEL_CNI_VERSION)
 	touch $@
 
-.PHONY: host-deps
-host-deps: ## Install the Debian packages the tests need (iproute2, iptables, jq)
-	command -v ip >/dev/null && command -v jq >/dev/null && command -v iptables >/dev/null && test -x /usr/bin/time && command -v etcd >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables jq time etcd-server; }
+# Every program the lab, this Makefile and the test tiers run on the host is declared once, in
+# lab/internal/prereq; the preflight checks them all (milliseconds) and installs what is missing
+# with one apt-get update + install. A unit test fails when an exec site runs an undeclared one.
+.PHONY: preflight
+preflight: ## Check the host prerequisites and apt-install the missing ones (runs first in lab-up and test)
+	$(GO) run ./lab/cmd/preflight
 
 ##@ Test
 
 .PHONY: test
 test: ## Run every test tier (the README's test command; needs root): unit, fuzz, netns, integration, e2e
-	$(MAKE) verify test-unit fuzz-short test-netns test-integration e2e
+	$(MAKE) preflight verify test-unit fuzz-short test-netns test-integration e2e
 
 .PHONY: test-unit
 test-unit: ## Unit tier: no root, no cluster (src, lab, deployments, fixtures, the scenarios' helpers)
@@ -64,7 +66,7 @@ test-unit: ## Unit tier: no root, no cluster (src, lab, deployments, fixtures, t
 	$(GO) test -tags e2e -count=1 ./scenarios/internal/... ./scenarios/cmd/...
 
 .PHONY: test-netns
-test-netns: build plugins host-deps ## Netns tier: real namespaces, real plugins, real shim and daemon (root)
+test-netns: preflight build plugins ## Netns tier: real namespaces, real plugins, real shim and daemon (root)
 	MT_BIN=$(BIN) MT_PLUGINS=$(PLUGINS_DIR) $(GO) test -tags netns -count=1 -p 1 ./src/...
 
 .PHONY: fuzz-short
@@ -87,7 +89,7 @@ k8s-bins: ## Build kube-apiserver, kubectl, kubelet, kubeadm... $(K8S_VERSION) i
 # Kubernetes build and Debian's etcd there. One package at a time (-p 1): each starts its own
 # API server, and the 5,000-pod cache test is heavy enough alone.
 .PHONY: test-integration
-test-integration: k8s-bins host-deps ## Integration tier against a real kube-apiserver + etcd (envtest)
+test-integration: preflight k8s-bins ## Integration tier against a real kube-apiserver + etcd (envtest)
 	mkdir -p $(ENVTEST_ASSETS)
 	ln -sfn $(K8S_BIN)/kube-apiserver $(ENVTEST_ASSETS)/kube-apiserver
 	ln -sfn $(K8S_BIN)/kubectl $(ENVTEST_ASSETS)/kubectl
@@ -97,11 +99,11 @@ test-integration: k8s-bins host-deps ## Integration tier against a real kube-api
 ##@ Lab
 
 .PHONY: lab-docker
-lab-docker: ## Start a docker engine able to run kind nodes (installs docker.io, runtime wrapper if needed)
+lab-docker: preflight ## Start a docker engine able to run kind nodes (installs docker.io, runtime wrapper if needed)
 	$(GO) run ./lab/cmd/lab docker
 
 .PHONY: node-image
-node-image: ## Bake the kind node image offline (cold about 30 min, cached by version)
+node-image: preflight ## Bake the kind node image offline (cold about 30 min, cached by version)
 	K8S_VERSION=$(K8S_VERSION) MT_CACHE=$(MT_CACHE) $(GO) run ./lab/cmd/lab bake
 
 # The lab command reads these; step logs go to $(ARTIFACTS)/lab/<step>.log, the kubeconfig to
@@ -110,7 +112,7 @@ node-image: ## Bake the kind node image offline (cold about 30 min, cached by ve
 LAB := K8S_VERSION=$(K8S_VERSION) MT_CACHE=$(MT_CACHE) ARTIFACTS=$(ARTIFACTS) MT_LOG_DIR=$(ARTIFACTS)/lab $(GO) run ./lab/cmd/lab
 
 .PHONY: lab-up
-lab-up: ## Bring up the offline kind lab, or repair it (bakes the node image on first run)
+lab-up: preflight ## Bring up the offline kind lab, or repair it (bakes the node image on first run)
 	$(LAB) up
 
 .PHONY: lab-down
@@ -187,7 +189,7 @@ BENCH_ARGS     ?=
 ENVTEST_ASSETS ?= $(MT_CACHE)/envtest-assets
 
 .PHONY: bench
-bench: build plugins host-deps ## Node-level benchmark, ours vs the floor (BENCH=quick for < 2 min; root)
+bench: preflight build plugins ## Node-level benchmark, ours vs the floor (BENCH=quick for < 2 min; root)
 	$(BIN)/mt-bench -mode $(BENCH) -shim $(SHIM_BIN) -daemon $(DAEMON_BIN) -plugins $(PLUGINS_DIR) \
 	  -assets $(ENVTEST_ASSETS):$(K8S_BIN) -out $(ARTIFACTS)/bench -commit $(COMMIT) $(BENCH_ARGS)
 

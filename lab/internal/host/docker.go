@@ -44,9 +44,10 @@ func DefaultDockerOptions(repoRoot string) DockerOptions {
 const capSysResource = 24
 
 // EnsureDocker makes sure a docker engine answers. When one already does (a developer laptop,
-// or a previous run) it is left alone. Otherwise Debian's docker.io is installed if missing,
-// the runtime wrapper is installed and made docker's default runtime when the host's bounding
-// set lacks CAP_SYS_RESOURCE, and dockerd is started in the background (there is no systemd).
+// or a previous run) it is left alone. Otherwise (Debian's docker.io being installed by
+// `make preflight`) the runtime wrapper is installed and made docker's default runtime when the
+// host's bounding set lacks CAP_SYS_RESOURCE, and dockerd is started in the background (there is
+// no systemd).
 func EnsureDocker(ctx context.Context, log *slog.Logger, opts DockerOptions) error {
 	if dockerAnswers(ctx) {
 		return checkRunningDocker(ctx, log, opts)
@@ -58,11 +59,10 @@ func EnsureDocker(ctx context.Context, log *slog.Logger, opts DockerOptions) err
 	defer logw.Close()
 	r := run.Runner{Log: logw, Env: opts.Env}
 
+	// docker.io is one of the host prerequisites (lab/internal/prereq) that `make preflight`
+	// installs before any lab step runs; it is not installed a second way here.
 	if _, err := exec.LookPath("dockerd"); err != nil {
-		log.Info("installing Debian's docker.io")
-		if err := r.Run(ctx, "apt-get", "install", "-y", "-q", "--no-install-recommends", "docker.io"); err != nil {
-			return fmt.Errorf("install docker.io: %w", err)
-		}
+		return fmt.Errorf("no dockerd on this host (Debian's docker.io): run `make preflight`: %w", err)
 	}
 	need, err := needsWrapper(opts.CapStatus)
 	if err != nil {
