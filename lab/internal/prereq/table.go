@@ -31,6 +31,7 @@ var Packages = []Package{
 	{Name: "busybox-static", Files: []string{"/bin/busybox"}, Why: "the test pod and flannel images (a static busybox)"},
 	{Name: "ca-certificates", Files: []string{"/etc/ssl/certs/ca-certificates.crt"}, Why: "Go module downloads over TLS"},
 	{Name: "coreutils", Commands: []string{"chroot", "ln", "mkdir", "touch", "tee", "cat", "rm", "cp", "mv"}, Why: "the Makefile; the node-image bake runs tools inside its rootfs"},
+	{Name: "dash", Commands: []string{"sh"}, Why: "tests that run shell snippets"},
 	{Name: "debootstrap", Commands: []string{"debootstrap"}, Why: "the node-image bake (Debian rootfs) and the clean-root check"},
 	{Name: "docker.io", Commands: []string{"dockerd", "docker", "containerd", "runc"}, Why: "the kind lab's container engine"},
 	{Name: "etcd-server", Commands: []string{"etcd"}, Why: "envtest's etcd in the integration tier and the benchmark"},
@@ -44,7 +45,7 @@ var Packages = []Package{
 	{Name: "make", Commands: []string{"make"}, Why: "the project's front door; the lab calls make build and make plugins"},
 	{Name: "mawk", Commands: []string{"awk"}, Why: "make help"},
 	{Name: "tar", Commands: []string{"tar"}, Why: "the node-image bake (rootfs tarballs)"},
-	{Name: "time", Files: []string{"/usr/bin/time"}, Why: "peak RSS of short processes in the benchmark and the shim's bench test"},
+	{Name: "time", Commands: []string{"time"}, Files: []string{"/usr/bin/time"}, Why: "peak RSS of short processes in the benchmark and the shim's bench test"},
 }
 
 // Toolchains are checked, never installed.
