@@ -105,7 +105,9 @@ func (h Host) Ensure(ctx context.Context, pkgs []Package, tools []Toolchain, o O
 		return fmt.Errorf("%w and there is no apt-get to install them: install %s yourself: %s",
 			ErrMissing, strings.Join(names, " "), describe(missing))
 	}
-	fmt.Fprintf(o.Out, "preflight: missing %s\n", describe(missing))
+	for _, m := range missing {
+		fmt.Fprintf(o.Out, "preflight: missing %s\n", m)
+	}
 	fmt.Fprintf(o.Out, "preflight: installing with apt: %s\n", strings.Join(names, " "))
 	timeout := o.AptTimeout
 	if timeout <= 0 {
