@@ -17,6 +17,7 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/autoconf"
 	"github.com/multus-thick/multus-thick/src/internal/config"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/deviceid"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/metrics"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
@@ -138,7 +139,7 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 		}
 		opts.Pods, opts.Status, opts.Events = kc.Pods(), kc.Status(), kc.Events()
 		ropts.NADs, ropts.Events = kc.NADs(), kc.Events()
-		ropts.DeviceIDs = kube.NewDeviceIDs(kube.DeviceIDConfig{})
+		ropts.DeviceIDs = deviceid.New(deviceid.Config{Client: kc.Clientset(), Logger: log})
 	} else {
 		log.Warn("no kubeconfig and not in a cluster (KUBERNETES_SERVICE_HOST unset): " +
 			"running without Kubernetes, networks come from files and inline delegates only")

@@ -207,12 +207,15 @@ func (c *Client) Status() attach.StatusWriter { return statusWriter{c} }
 // Events returns the attach.Events; it also implements resolve.Warner.
 func (c *Client) Events() attach.Events { return events{c.recorder} }
 
+// Clientset is the typed API client (protobuf), for the device-ID lookup.
+func (c *Client) Clientset() kubernetes.Interface { return c.core }
+
 // NADs returns the resolve.NADGetter; it also implements resolve.NADProber.
 func (c *Client) NADs() resolve.NADGetter { return nadSource{c} }
 
 // trimPod keeps only what the daemon reads, so a node's pod cache stays
 // small: identity, annotations (without kubectl's last-applied copy),
-// node, phase and resource-claim statuses.
+// node, phase and resource claims (spec and status).
 func trimPod(obj any) (any, error) {
 	if pod, ok := obj.(*corev1.Pod); ok {
 		return trimmed(pod), nil
@@ -244,10 +247,11 @@ func trimmed(p *corev1.Pod) *corev1.Pod {
 			Labels:            p.Labels,
 			Annotations:       ann,
 		},
-		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork},
+		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, ResourceClaims: p.Spec.ResourceClaims},
 		Status: corev1.PodStatus{
-			Phase:                 p.Status.Phase,
-			ResourceClaimStatuses: p.Status.ResourceClaimStatuses,
+			Phase:                       p.Status.Phase,
+			ResourceClaimStatuses:       p.Status.ResourceClaimStatuses,
+			ExtendedResourceClaimStatus: p.Status.ExtendedResourceClaimStatus,
 		},
 	}
 }
