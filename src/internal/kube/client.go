@@ -44,6 +44,9 @@ type Config struct {
 	// Kubeconfig is a kubeconfig path; empty means in-cluster config
 	// (service-account token, which client-go re-reads as it rotates).
 	Kubeconfig string
+	// REST, when set, is used instead of Kubeconfig and the in-cluster
+	// config (perNodeCertificate: the node's own client certificate).
+	REST *rest.Config
 	// NodeName limits the pod informer to this node's pods; empty
 	// watches every pod in the cluster (upstream's behaviour without
 	// MULTUS_NODE_NAME; costly on big clusters).
@@ -103,7 +106,7 @@ type Client struct {
 // is set, protobuf for core types, cfg.QPS/Burst.
 func New(cfg Config, log *slog.Logger) (*Client, error) {
 	cfg.applyDefaults()
-	restCfg, err := restConfig(cfg.Kubeconfig)
+	restCfg, err := restConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +127,11 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 	return newClient(cfg, log, core, nads), nil
 }
 
-func restConfig(kubeconfig string) (*rest.Config, error) {
+func restConfig(c Config) (*rest.Config, error) {
+	if c.REST != nil {
+		return rest.CopyConfig(c.REST), nil
+	}
+	kubeconfig := c.Kubeconfig
 	if kubeconfig == "" {
 		// rest.InClusterConfig points client-go at the token file, which
 		// it re-reads, so bound service-account tokens keep working.
