@@ -175,7 +175,7 @@ func clientConfig(ctx context.Context, bootstrap *rest.Config, mgr certificate.M
 		return &tls.Certificate{}, nil
 	}
 	dialer := connrotation.NewDialer((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext)
-	go closeOnRotation(ctx, mgr, dialer, rotationCheck(opts.CertDuration), opts.Logger)
+	go closeOnRotation(ctx, mgr, dialer, opts.Logger)
 	return &rest.Config{
 		Host:    anon.Host,
 		APIPath: anon.APIPath,
@@ -188,8 +188,9 @@ func clientConfig(ctx context.Context, bootstrap *rest.Config, mgr certificate.M
 }
 
 // rotationCheck is how often the current certificate is compared with
-// the one connections were opened with: often for short-lived ones
-// (upstream uses 10 s under 1 h).
+// the one connections were opened with, from its lifetime: often enough
+// that connections move before the old one expires (upstream uses 10 s
+// under 1 h).
 func rotationCheck(lifetime time.Duration) time.Duration {
 	if lifetime < time.Hour {
 		return min(10*time.Second, max(lifetime/20, time.Second))
@@ -197,15 +198,22 @@ func rotationCheck(lifetime time.Duration) time.Duration {
 	return time.Minute
 }
 
-func closeOnRotation(ctx context.Context, mgr certificate.Manager, dialer *connrotation.Dialer, every time.Duration, log *slog.Logger) {
+func lifetimeOf(c *tls.Certificate) time.Duration {
+	if c == nil || c.Leaf == nil {
+		return 0
+	}
+	return c.Leaf.NotAfter.Sub(c.Leaf.NotBefore)
+}
+
+func closeOnRotation(ctx context.Context, mgr certificate.Manager, dialer *connrotation.Dialer, log *slog.Logger) {
 	last := mgr.Current()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
+	timer := time.NewTimer(rotationCheck(lifetimeOf(last)))
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
 		if c := mgr.Current(); c != nil && c != last {
 			last = c
@@ -214,5 +222,6 @@ func closeOnRotation(ctx context.Context, mgr certificate.Manager, dialer *connr
 				log.Info("client certificate rotated; connections reopened", "subject", c.Leaf.Subject.String(), "notAfter", c.Leaf.NotAfter)
 			}
 		}
+		timer.Reset(rotationCheck(lifetimeOf(last)))
 	}
 }

@@ -48,6 +48,7 @@ func TestRotationCheck(t *testing.T) {
 	for _, tc := range []struct{ lifetime, want time.Duration }{
 		{10 * time.Minute, 10 * time.Second}, // upstream's 10 s under 1 h
 		{20 * time.Second, time.Second},
+		{0, time.Second}, // no certificate yet
 		{2 * time.Minute, 6 * time.Second},
 		{24 * time.Hour, time.Minute},
 	} {
