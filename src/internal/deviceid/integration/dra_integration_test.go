@@ -24,6 +24,7 @@ import (
 	nadclient "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	resourcev1 "k8s.io/api/resource/v1"
+	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -504,4 +505,51 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestExtendedResourceClaim: a claim named by the pod's
+// status.extendedResourceClaimStatus gives its devices to the mapped
+// extended resource; a device of it without the CNI attributes fails the
+// NAD that needs it, naming the claim and the device (stricter than for
+// claims the pod names itself).
+func TestExtendedResourceClaim(t *testing.T) {
+	for _, tc := range []struct {
+		name, alloc, wantID, wantErr string
+	}{
+		{name: "device with the attributes", alloc: "/vf2", wantID: "0000:03:00.2"},
+		{name: "device without them", alloc: "/gpu0",
+			wantErr: `resourceclaim NS/net: device net.example.com/NODE/gpu0 of extended resource "example.com/sriov" has no k8s.cni.cncf.io/deviceID attribute`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := freshNamespace(t)
+			node := ns + "-node"
+			createNADs(t, ns)
+			createDRAObjects(t, ns, node, []string{tc.alloc})
+			one := corev1.ResourceList{resource: apiresource.MustParse("1")}
+			pod := createPod(t, &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "extended", Annotations: map[string]string{nadv1.NetworkAttachmentAnnot: "sriov"}},
+				Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "busybox",
+					Resources: corev1.ResourceRequirements{Requests: one, Limits: one}}}},
+			})
+			pod.Status.ExtendedResourceClaimStatus = &corev1.PodExtendedResourceClaimStatus{ResourceClaimName: "net",
+				RequestMappings: []corev1.ContainerExtendedResourceRequest{{ContainerName: "c", ResourceName: resource, RequestName: "vfs"}}}
+			pod, err := suite.admin.CoreV1().Pods(ns).UpdateStatus(context.Background(), pod, metav1.UpdateOptions{})
+			if err != nil {
+				t.Fatalf("write extendedResourceClaimStatus: %v", err)
+			}
+			r := newRig(t, node)
+			_, err = r.add(pod)
+			if tc.wantErr != "" {
+				want := strings.ReplaceAll(strings.ReplaceAll(tc.wantErr, "NS/", ns+"/"), "NODE", node)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("ADD error %v does not contain %q", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.checkDeviceID(t, "sriov", tc.wantID)
+		})
+	}
 }
