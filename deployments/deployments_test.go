@@ -186,8 +186,10 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		"/pods":        {"get", "list", "watch"},
 		"/pods/status": {"update", "patch"},
 		"k8s.cni.cncf.io/network-attachment-definitions": {"get", "list", "watch"},
-		"/events":              {"create", "patch"},
-		"events.k8s.io/events": {"create", "patch"},
+		"/events":                        {"create", "patch"},
+		"events.k8s.io/events":           {"create", "patch"},
+		"resource.k8s.io/resourceclaims": {"get"},
+		"resource.k8s.io/resourceslices": {"list"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("role covers %v, want %v", got, want)

@@ -12,13 +12,16 @@ import (
 	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/client-go/rest"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/autoconf"
 	"github.com/multus-thick/multus-thick/src/internal/config"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/deviceid"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/metrics"
+	"github.com/multus-thick/multus-thick/src/internal/nodecert"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 	"github.com/multus-thick/multus-thick/src/internal/server"
 )
@@ -118,12 +121,18 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 		CNIPath:                splitPath(env.Getenv("CNI_PATH")),
 	}
 	ropts := resolve.Options{Logger: log}
-	if cfg.PerNodeCertificate != nil && cfg.PerNodeCertificate.Enabled {
-		log.Warn("perNodeCertificate is not supported; using the kubeconfig or in-cluster credentials")
+	var perNode *rest.Config
+	if pnc := cfg.PerNodeCertificate; pnc != nil && pnc.Enabled {
+		var err error
+		perNode, err = nodecert.Start(bg, nodecert.Options{NodeName: env.Getenv("MULTUS_NODE_NAME"),
+			BootstrapKubeconfig: pnc.BootstrapKubeconfig, CertDir: pnc.CertDir, CertDuration: pnc.CertDuration.D(), Logger: log})
+		if err != nil {
+			return nil, fail(ExitServer, "%w", err)
+		}
 	}
-	if cfg.Kubeconfig != "" || env.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+	if cfg.Kubeconfig != "" || env.Getenv("KUBERNETES_SERVICE_HOST") != "" || perNode != nil {
 		kc, err := kube.New(kube.Config{
-			Kubeconfig: cfg.Kubeconfig, NodeName: env.Getenv("MULTUS_NODE_NAME"),
+			Kubeconfig: cfg.Kubeconfig, REST: perNode, NodeName: env.Getenv("MULTUS_NODE_NAME"),
 			QPS: cfg.APIQPS, Burst: cfg.APIBurst,
 			PodLookupTimeout: cfg.PodLookupTimeout.D(), APITimeout: cfg.APITimeout.D(),
 			NADRetryTimeout: cfg.NADRetryTimeout.D(), SyncTimeout: env.KubeSyncTimeout,
@@ -138,7 +147,7 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 		}
 		opts.Pods, opts.Status, opts.Events = kc.Pods(), kc.Status(), kc.Events()
 		ropts.NADs, ropts.Events = kc.NADs(), kc.Events()
-		ropts.DeviceIDs = kube.NewDeviceIDs(kube.DeviceIDConfig{})
+		ropts.DeviceIDs = deviceid.New(deviceid.Config{Client: kc.Clientset(), Logger: log})
 	} else {
 		log.Warn("no kubeconfig and not in a cluster (KUBERNETES_SERVICE_HOST unset): " +
 			"running without Kubernetes, networks come from files and inline delegates only")

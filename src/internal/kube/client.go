@@ -44,6 +44,9 @@ type Config struct {
 	// Kubeconfig is a kubeconfig path; empty means in-cluster config
 	// (service-account token, which client-go re-reads as it rotates).
 	Kubeconfig string
+	// REST, when set, is used instead of Kubeconfig and the in-cluster
+	// config (perNodeCertificate: the node's own client certificate).
+	REST *rest.Config
 	// NodeName limits the pod informer to this node's pods; empty
 	// watches every pod in the cluster (upstream's behaviour without
 	// MULTUS_NODE_NAME; costly on big clusters).
@@ -103,7 +106,7 @@ type Client struct {
 // is set, protobuf for core types, cfg.QPS/Burst.
 func New(cfg Config, log *slog.Logger) (*Client, error) {
 	cfg.applyDefaults()
-	restCfg, err := restConfig(cfg.Kubeconfig)
+	restCfg, err := restConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +127,11 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 	return newClient(cfg, log, core, nads), nil
 }
 
-func restConfig(kubeconfig string) (*rest.Config, error) {
+func restConfig(c Config) (*rest.Config, error) {
+	if c.REST != nil {
+		return rest.CopyConfig(c.REST), nil
+	}
+	kubeconfig := c.Kubeconfig
 	if kubeconfig == "" {
 		// rest.InClusterConfig points client-go at the token file, which
 		// it re-reads, so bound service-account tokens keep working.
@@ -207,12 +214,15 @@ func (c *Client) Status() attach.StatusWriter { return statusWriter{c} }
 // Events returns the attach.Events; it also implements resolve.Warner.
 func (c *Client) Events() attach.Events { return events{c.recorder} }
 
+// Clientset is the typed API client (protobuf), for the device-ID lookup.
+func (c *Client) Clientset() kubernetes.Interface { return c.core }
+
 // NADs returns the resolve.NADGetter; it also implements resolve.NADProber.
 func (c *Client) NADs() resolve.NADGetter { return nadSource{c} }
 
 // trimPod keeps only what the daemon reads, so a node's pod cache stays
 // small: identity, annotations (without kubectl's last-applied copy),
-// node, phase and resource-claim statuses.
+// node, phase and resource claims (spec and status).
 func trimPod(obj any) (any, error) {
 	if pod, ok := obj.(*corev1.Pod); ok {
 		return trimmed(pod), nil
@@ -244,10 +254,11 @@ func trimmed(p *corev1.Pod) *corev1.Pod {
 			Labels:            p.Labels,
 			Annotations:       ann,
 		},
-		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork},
+		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, ResourceClaims: p.Spec.ResourceClaims},
 		Status: corev1.PodStatus{
-			Phase:                 p.Status.Phase,
-			ResourceClaimStatuses: p.Status.ResourceClaimStatuses,
+			Phase:                       p.Status.Phase,
+			ResourceClaimStatuses:       p.Status.ResourceClaimStatuses,
+			ExtendedResourceClaimStatus: p.Status.ExtendedResourceClaimStatus,
 		},
 	}
 }

@@ -49,6 +49,9 @@ func (r *Resolver) delegateFromNAD(ctx context.Context, req *request, nad *nadv1
 		if err != nil {
 			return nil, err
 		}
+		if id == "" && req.fetched {
+			r.warn(req.pod, ReasonNoDevice, fmt.Sprintf("network-attachment-definition %s/%s: the pod has no device of resource %q left; the delegate gets no device ID", nad.Namespace, nad.Name, res))
+		}
 		if id != "" {
 			if err := d.InjectFields(map[string]any{"deviceID": id, "pciBusID": id}); err != nil {
 				return nil, err
@@ -120,13 +123,16 @@ func (r *Resolver) nextDeviceID(ctx context.Context, req *request, resource stri
 	}
 	if !req.fetched {
 		ids, err := r.devices.DeviceIDs(ctx, req.pod)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrDevicesIncomplete) {
 			return "", fmt.Errorf("device IDs of resource %q: %w", resource, err)
 		}
-		req.devices, req.next, req.fetched = ids, map[string]int{}, true
+		req.devices, req.next, req.fetched, req.devErr = ids, map[string]int{}, true, err
 	}
 	ids, i := req.devices[resource], req.next[resource]
 	if i >= len(ids) {
+		if req.devErr != nil {
+			return "", fmt.Errorf("no device of resource %q for this network: %w", resource, req.devErr)
+		}
 		return "", nil
 	}
 	req.next[resource] = i + 1

@@ -38,10 +38,15 @@ type NADProber interface {
 }
 
 // DeviceIDSource returns the devices allocated to a pod's containers, by
-// resource name, each list sorted (§4.6).
+// resource name, each list sorted (§4.6). It may return a usable map
+// together with an error wrapping ErrDevicesIncomplete: that error fails
+// only a NAD whose resource has no device left.
 type DeviceIDSource interface {
 	DeviceIDs(ctx context.Context, pod *corev1.Pod) (map[string][]string, error)
 }
+
+// ErrDevicesIncomplete: some allocated devices could not be resolved.
+var ErrDevicesIncomplete = errors.New("some allocated devices could not be resolved")
 
 // Warner is optionally implemented by Options.Events: the kube recorder
 // does, so lookups and bad input leave a Warning event on the pod.
@@ -54,6 +59,7 @@ const (
 	ReasonNoNetworkFound   = "NoNetworkFound"
 	ReasonInvalidNetwork   = "InvalidNetworkSelection"
 	ReasonNetworkForbidden = "NetworkForbidden"
+	ReasonNoDevice         = "NoDeviceForNetwork"
 )
 
 // ResourceNameAnnotation on a NAD names the device-plugin resource whose
@@ -101,6 +107,7 @@ type request struct {
 	devices map[string][]string
 	next    map[string]int
 	fetched bool
+	devErr  error // wraps ErrDevicesIncomplete: reported when a resource runs short
 }
 
 // Delegates implements attach.Resolver.

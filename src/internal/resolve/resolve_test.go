@@ -308,6 +308,72 @@ func TestDeviceIDs(t *testing.T) {
 	}
 }
 
+// partialDevices is a source that returns a usable map with an error.
+type partialDevices struct {
+	ids map[string][]string
+	err error
+}
+
+func (f partialDevices) DeviceIDs(context.Context, *corev1.Pod) (map[string][]string, error) {
+	return f.ids, f.err
+}
+
+func TestDeviceIDsShortOrIncomplete(t *testing.T) {
+	res := map[string]string{ResourceNameAnnotation: "example.com/sriov"}
+	nads := newFakeNADs(nad("default", "sriov", `{"cniVersion":"1.0.0","type":"sriov"}`, res))
+	incomplete := fmt.Errorf("%w: resourceclaim default/c is not allocated", ErrDevicesIncomplete)
+	one := map[string][]string{"example.com/sriov": {"0000:01:00.1"}}
+	tests := []struct {
+		name, networks string
+		src            partialDevices
+		wantIDs        []string
+		wantErr        []string // substrings; nil: no error
+		wantWarning    string
+	}{
+		{name: "incomplete, but the NAD got its device", networks: "sriov",
+			src: partialDevices{one, incomplete}, wantIDs: []string{"0000:01:00.1"}},
+		{name: "incomplete and the resource runs short: error naming NAD, resource and claim", networks: "sriov,sriov",
+			src:     partialDevices{one, incomplete},
+			wantErr: []string{"network-attachment-definition default/sriov", `no device of resource "example.com/sriov"`, "resourceclaim default/c is not allocated"}},
+		{name: "no device of the resource: warning naming the NAD", networks: "sriov",
+			src: partialDevices{map[string][]string{}, nil}, wantIDs: []string{""},
+			wantWarning: `NoDeviceForNetwork: network-attachment-definition default/sriov: the pod has no device of resource "example.com/sriov" left`},
+		{name: "a failing source fails the NAD", networks: "sriov",
+			src: partialDevices{nil, errors.New("pod-resources: List: unavailable")}, wantErr: []string{"pod-resources: List: unavailable"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := &fakeEvents{}
+			r := New(Options{NADs: nads, Events: ev, DeviceIDs: tc.src})
+			p := pod("default", "p", map[string]string{"k8s.v1.cni.cncf.io/networks": tc.networks})
+			ds, err := r.Delegates(context.Background(), baseConf(t, confDir(t), "flannel"), p)
+			if tc.wantErr != nil {
+				for _, want := range tc.wantErr {
+					if err == nil || !strings.Contains(err.Error(), want) {
+						t.Errorf("error %v does not contain %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, d := range ds[1:] {
+				ids = append(ids, d.DeviceID)
+			}
+			if fmt.Sprint(ids) != fmt.Sprint(tc.wantIDs) {
+				t.Errorf("device IDs %q, want %q", ids, tc.wantIDs)
+			}
+			if got := strings.Join(ev.warnings, "\n"); tc.wantWarning != "" && !strings.Contains(got, tc.wantWarning) {
+				t.Errorf("warnings %q, want %q", got, tc.wantWarning)
+			} else if tc.wantWarning == "" && got != "" {
+				t.Errorf("unexpected warnings %q", got)
+			}
+		})
+	}
+}
+
 func TestNamespaceIsolation(t *testing.T) {
 	nads := newFakeNADs(nad("default", "a", `{"cniVersion":"1.0.0","type":"bridge"}`, nil),
 		nad("team", "b", `{"cniVersion":"1.0.0","type":"bridge"}`, nil),

@@ -1,4 +1,4 @@
-package kube
+package deviceid
 
 import (
 	"context"
@@ -20,7 +20,12 @@ type kubeletStub struct {
 	resp *podresources.ListPodResourcesResponse
 }
 
-func (k *kubeletStub) List(context.Context, *podresources.ListPodResourcesRequest) (*podresources.ListPodResourcesResponse, error) {
+// List answers resp; without one it hangs until the caller gives up.
+func (k *kubeletStub) List(ctx context.Context, _ *podresources.ListPodResourcesRequest) (*podresources.ListPodResourcesResponse, error) {
+	if k.resp == nil {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	return k.resp, nil
 }
 
@@ -60,7 +65,7 @@ func TestDeviceIDsFromKubelet(t *testing.T) {
 			{Name: "c2", Devices: []*podresources.ContainerDevices{dev("r/a", "0000:01:00.2"), dev("r/b", "b1")}},
 		}},
 	}})
-	got, err := NewDeviceIDs(DeviceIDConfig{PodResourcesSocket: sock, CheckpointFile: "/nonexistent"}).DeviceIDs(context.Background(), devPod())
+	got, err := New(Config{PodResourcesSocket: sock, CheckpointFile: "/nonexistent"}).DeviceIDs(context.Background(), devPod())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +93,7 @@ func TestDeviceIDsFromCheckpoint(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := NewDeviceIDs(DeviceIDConfig{PodResourcesSocket: "/nonexistent.sock", CheckpointFile: path}).DeviceIDs(context.Background(), devPod())
+			got, err := New(Config{PodResourcesSocket: "/nonexistent.sock", CheckpointFile: path}).DeviceIDs(context.Background(), devPod())
 			if err != nil {
 				t.Fatal(err)
 			}
