@@ -35,7 +35,7 @@ help: ## Show this help
 ##@ Build
 
 .PHONY: build
-build: ## Build multus-shim, multus-daemon, cni-fault and install-multus into bin/
+build: ## Build multus-shim, multus-daemon, install_multus, passthru and cni-fault into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./src/cmd/...
 
 .PHONY: plugins
