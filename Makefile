@@ -35,7 +35,7 @@ help: ## Show this help
 ##@ Build
 
 .PHONY: build
-build: ## Build multus-shim, multus-daemon, cni-fault and install-multus into bin/
+build: ## Build multus-shim, multus-daemon, install_multus, passthru and cni-fault into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./src/cmd/...
 
 .PHONY: plugins
@@ -107,8 +107,10 @@ node-image: preflight ## Bake the kind node image offline (cold about 30 min, ca
 	K8S_VERSION=$(K8S_VERSION) MT_CACHE=$(MT_CACHE) $(GO) run ./lab/cmd/lab bake
 
 # The lab command reads these; step logs go to $(ARTIFACTS)/lab/<step>.log, the kubeconfig to
-# $(ARTIFACTS)/kubeconfig. LAB_CLUSTER (default mt-lab) and LAB_NODE_IMAGE (an upstream kind
-# node image instead of the local bake) pass through from the environment.
+# $(ARTIFACTS)/kubeconfig. LAB_CLUSTER (default mt-lab), LAB_NODE_IMAGE (an upstream kind
+# node image instead of the local bake) and LAB_MANIFEST (ours, the default, or upstream:
+# deployments/upstream/, upstream's DaemonSet shape with our image; lab-up and lab-deploy)
+# pass through from the environment.
 LAB := K8S_VERSION=$(K8S_VERSION) MT_CACHE=$(MT_CACHE) ARTIFACTS=$(ARTIFACTS) MT_LOG_DIR=$(ARTIFACTS)/lab $(GO) run ./lab/cmd/lab
 
 .PHONY: lab-up

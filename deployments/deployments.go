@@ -26,7 +26,11 @@ import (
 // BundleFile is the generated single manifest, relative to this directory.
 const BundleFile = "multus-daemonset-thick.yml"
 
-//go:embed *.yaml multus-daemonset-thick.yml
+// UpstreamFile is the DaemonSet in upstream's shape with our image
+// (hand-written, not generated), relative to this directory.
+const UpstreamFile = "upstream/multus-daemonset-thick.yml"
+
+//go:embed *.yaml multus-daemonset-thick.yml upstream/multus-daemonset-thick.yml
 var files embed.FS
 
 // bundleHeader opens the generated file; it says where the content comes from.
@@ -157,6 +161,29 @@ func Objects() ([]*unstructured.Unstructured, error) {
 		out = append(out, objs...)
 	}
 	return out, nil
+}
+
+// UpstreamObjects returns the objects of UpstreamFile with kustomization's
+// image overrides applied: upstream's manifest as the lab deploys it.
+func UpstreamObjects() ([]*unstructured.Unstructured, error) {
+	k, err := ReadKustomization()
+	if err != nil {
+		return nil, err
+	}
+	data, err := files.ReadFile(UpstreamFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", UpstreamFile, err)
+	}
+	objs, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", UpstreamFile, err)
+	}
+	for _, o := range objs {
+		if err := OverrideImages(o, k.Images); err != nil {
+			return nil, fmt.Errorf("%s: %w", UpstreamFile, err)
+		}
+	}
+	return objs, nil
 }
 
 // Decode splits a multi-document YAML stream into objects, skipping

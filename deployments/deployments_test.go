@@ -323,3 +323,43 @@ func TestProbesUseShimAndSocketDir(t *testing.T) {
 		}
 	}
 }
+
+// The init container runs upstream's installer command, so passthru lands
+// on the node next to the shim (an auxiliaryCNIChainName chain needs it),
+// in the directory the daemon finds delegates in.
+func TestInitContainerInstallsShimAndPassthru(t *testing.T) {
+	ds := only(t, "DaemonSet")
+	inits, _, _ := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", "initContainers")
+	if len(inits) != 1 {
+		t.Fatalf("%d init containers, want 1", len(inits))
+	}
+	c := inits[0].(map[string]any)
+	cmd, _, _ := unstructured.NestedStringSlice(c, "command")
+	want := []string{"/usr/src/multus-cni/bin/install_multus", "-d", "/host/opt/cni/bin", "-t", "thick"}
+	if !slices.Equal(cmd, want) {
+		t.Errorf("init command = %q, want %q", cmd, want)
+	}
+	mounts, _, _ := unstructured.NestedSlice(c, "volumeMounts")
+	var mounted bool
+	for _, m := range mounts {
+		mm := m.(map[string]any)
+		mounted = mounted || (mm["mountPath"] == "/host/opt/cni/bin" && mm["name"] == hostPathVolume(t, ds, "/opt/cni/bin"))
+	}
+	if !mounted {
+		t.Errorf("init container does not mount the node's /opt/cni/bin at /host/opt/cni/bin: %v", mounts)
+	}
+}
+
+// hostPathVolume returns the name of ds's volume for a host path.
+func hostPathVolume(t *testing.T, ds *unstructured.Unstructured, path string) string {
+	t.Helper()
+	vols, _, _ := unstructured.NestedSlice(ds.Object, "spec", "template", "spec", "volumes")
+	for _, v := range vols {
+		vm := v.(map[string]any)
+		if p, _, _ := unstructured.NestedString(vm, "hostPath", "path"); p == path {
+			return vm["name"].(string)
+		}
+	}
+	t.Fatalf("no hostPath volume for %s", path)
+	return ""
+}

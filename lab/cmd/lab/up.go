@@ -49,6 +49,7 @@ type upState struct {
 	// daemon step reports it.
 	daemonImageErr error
 	client         *kube.Client
+	manifest       daemonManifest // LAB_MANIFEST
 }
 
 // runUp brings the lab up, or repairs it: every step is idempotent.
@@ -112,7 +113,11 @@ func (e *env) newUpState() (*upState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &upState{s: e.lab(), bakeOpts: o}, nil
+	m, err := e.daemonManifest()
+	if err != nil {
+		return nil, err
+	}
+	return &upState{s: e.lab(), bakeOpts: o, manifest: m}, nil
 }
 
 // upHost: a docker engine, then the egress guard before any container starts.
@@ -328,9 +333,10 @@ func (e *env) upNetwork(ctx context.Context, st *upState) error {
 	})
 }
 
-// upDaemon applies deployments/ with the lab's image and waits for it.
+// upDaemon applies the LAB_MANIFEST manifest (deployments/ by default)
+// with the lab's image and waits for it.
 func (e *env) upDaemon(ctx context.Context, st *upState) error {
-	return e.progress.Do(ctx, "multus daemon from deployments/", func(ctx context.Context, log io.Writer) error {
+	return e.progress.Do(ctx, "multus daemon from "+st.manifest.source, func(ctx context.Context, log io.Writer) error {
 		if st.daemonImageErr != nil {
 			return st.daemonImageErr
 		}
@@ -338,11 +344,16 @@ func (e *env) upDaemon(ctx context.Context, st *upState) error {
 		if err != nil {
 			return err
 		}
-		objs, err := deployments.Objects()
+		objs, err := st.manifest.objects()
 		if err != nil {
 			return err
 		}
 		if err := annotateImageID(objs, st.imageID(labimages.DaemonImage)); err != nil {
+			return err
+		}
+		dctx, cancel := context.WithTimeout(ctx, rolloutTimeout)
+		defer cancel()
+		if _, err := client.DeleteChangedDaemonSets(dctx, objs, log); err != nil {
 			return err
 		}
 		if err := client.Apply(ctx, objs, kube.ApplyOptions{Log: log}); err != nil {

@@ -34,6 +34,7 @@ func TestIntegrationManifestsServerDryRun(t *testing.T) {
 	sets := map[string]func() ([]*unstructured.Unstructured, error){
 		"deployments/multus-daemonset-thick.yml":    func() ([]*unstructured.Unstructured, error) { return deployments.Decode(bundle) },
 		"deployments/ with the lab's kustomization": deployments.Objects,
+		"deployments/" + deployments.UpstreamFile:   deployments.UpstreamObjects,
 		"the lab's flannel":                         func() ([]*unstructured.Unstructured, error) { return deployments.Decode(addons.Flannel) },
 		"fixtures/nad/lab-*.yaml":                   addons.LabNADs,
 	}

@@ -6,6 +6,7 @@ package labimages
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,12 +30,18 @@ const (
 // image does (the DaemonSet and the installer name these paths).
 const DaemonBinDir = "/usr/src/multus-cni/bin"
 
-// daemonBinaries are copied from bin/ when present; multus-daemon and
-// multus-shim are required, the rest are optional lab tools.
+// daemonBinaries are copied from bin/ when present. The required ones are
+// what upstream's image holds and its DaemonSet runs: the daemon, and
+// install_multus with what `-t thick` installs (multus-shim, passthru).
+// The rest are optional lab tools.
 var (
-	daemonRequired = []string{"multus-daemon", "multus-shim", "install-multus"}
-	daemonOptional = []string{"cni-fault", "passthru"}
+	daemonRequired = []string{"multus-daemon", "multus-shim", "install_multus", "passthru"}
+	daemonOptional = []string{"cni-fault"}
 )
+
+// daemonAliases are extra names in DaemonBinDir: install-multus is the name
+// our DaemonSet used before the installer took upstream's.
+var daemonAliases = map[string]string{DaemonBinDir + "/install-multus": "install_multus"}
 
 // TestPodApplets are the busybox applets the test pod image links; the
 // scenarios use them inside pods (addresses, reachability, a long sleep).
@@ -89,11 +96,18 @@ func daemonSpec(in Inputs) (image.Spec, error) {
 		bins = append(bins, image.File{Src: src, Dst: DaemonBinDir + "/" + b, Mode: 0o755})
 	}
 	return image.Spec{
-		Ref: DaemonImage,
-		// CNI_NETNS is /var/run/netns/... on the node; the daemon opens it itself.
-		Layers: []image.Layer{{Files: bins, Symlinks: map[string]string{"/var/run": "../run"}}},
+		Ref:    DaemonImage,
+		Layers: []image.Layer{{Files: bins, Symlinks: daemonSymlinks()}},
 		Config: image.Config{Entrypoint: []string{DaemonBinDir + "/multus-daemon"}},
 	}, nil
+}
+
+// daemonSymlinks are the daemon image's links: the aliases, and /var/run.
+func daemonSymlinks() map[string]string {
+	// CNI_NETNS is /var/run/netns/... on the node; the daemon opens it itself.
+	links := map[string]string{"/var/run": "../run"}
+	maps.Copy(links, daemonAliases)
+	return links
 }
 
 func supportSpec(in Inputs, ref string) (image.Spec, error) {

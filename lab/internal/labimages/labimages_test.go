@@ -28,15 +28,51 @@ func fakeInputs(t *testing.T, bins ...string) Inputs {
 }
 
 func TestSpecsRequireDaemonBinaries(t *testing.T) {
-	in := fakeInputs(t, "multus-shim", "install-multus")
-	_, err := Specs(in)
-	if err == nil || !strings.Contains(err.Error(), "multus-daemon") || !strings.Contains(err.Error(), "make build") {
-		t.Fatalf("err = %v, want one naming multus-daemon and make build", err)
+	all := []string{"multus-daemon", "multus-shim", "install_multus", "passthru"}
+	for _, missing := range all {
+		t.Run(missing, func(t *testing.T) {
+			var bins []string
+			for _, b := range all {
+				if b != missing {
+					bins = append(bins, b)
+				}
+			}
+			_, err := Specs(fakeInputs(t, bins...))
+			if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "make build") {
+				t.Fatalf("err = %v, want one naming %s and make build", err, missing)
+			}
+		})
+	}
+}
+
+// Upstream's DaemonSet runs /usr/src/multus-cni/bin/install_multus -t thick,
+// which installs multus-shim and passthru from the same directory; our
+// earlier name stays as a link.
+func TestDaemonImageHasUpstreamPaths(t *testing.T) {
+	specs, err := Specs(fakeInputs(t, "multus-daemon", "multus-shim", "install_multus", "passthru"), DaemonImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := specs[DaemonImage].Layers[0]
+	have := map[string]bool{}
+	for _, f := range l.Files {
+		have[f.Dst] = true
+	}
+	for _, p := range []string{"multus-daemon", "multus-shim", "install_multus", "passthru"} {
+		if !have["/usr/src/multus-cni/bin/"+p] {
+			t.Errorf("daemon image lacks /usr/src/multus-cni/bin/%s: %v", p, have)
+		}
+	}
+	if got := l.Symlinks["/usr/src/multus-cni/bin/install-multus"]; got != "install_multus" {
+		t.Errorf("install-multus links to %q, want install_multus", got)
+	}
+	if got := specs[DaemonImage].Config.Entrypoint; len(got) != 1 || got[0] != "/usr/src/multus-cni/bin/multus-daemon" {
+		t.Errorf("entrypoint = %v, want upstream's multus-daemon", got)
 	}
 }
 
 func TestSpecsOptionalToolsOnlyWhenBuilt(t *testing.T) {
-	in := fakeInputs(t, "multus-daemon", "multus-shim", "install-multus", "cni-fault")
+	in := fakeInputs(t, "multus-daemon", "multus-shim", "install_multus", "passthru", "cni-fault")
 	specs, err := Specs(in)
 	if err != nil {
 		t.Fatal(err)
@@ -46,8 +82,17 @@ func TestSpecsOptionalToolsOnlyWhenBuilt(t *testing.T) {
 		dsts = append(dsts, f.Dst)
 	}
 	got := strings.Join(dsts, " ")
-	if !strings.Contains(got, DaemonBinDir+"/cni-fault") || strings.Contains(got, "passthru") {
-		t.Fatalf("daemon image files = %s, want cni-fault and no passthru", got)
+	if !strings.Contains(got, DaemonBinDir+"/cni-fault") {
+		t.Fatalf("daemon image files = %s, want cni-fault", got)
+	}
+	in = fakeInputs(t, "multus-daemon", "multus-shim", "install_multus", "passthru")
+	if specs, err = Specs(in); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range specs[DaemonImage].Layers[0].Files {
+		if strings.HasSuffix(f.Dst, "/cni-fault") {
+			t.Fatalf("daemon image has %s although bin/ has no cni-fault", f.Dst)
+		}
 	}
 	if specs[TestPodImage].Layers[0].Symlinks["/bin/wget"] != "busybox" {
 		t.Fatalf("test pod image lacks the wget applet: %v", specs[TestPodImage].Layers[0].Symlinks)
@@ -57,7 +102,7 @@ func TestSpecsOptionalToolsOnlyWhenBuilt(t *testing.T) {
 // Build writes real docker archives; their IDs are what containerd will
 // report, and they change when a binary does.
 func TestBuildIDsFollowContent(t *testing.T) {
-	in := fakeInputs(t, "multus-daemon", "multus-shim", "install-multus")
+	in := fakeInputs(t, "multus-daemon", "multus-shim", "install_multus", "passthru")
 	first, err := Build(in)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,9 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -104,6 +106,10 @@ type Config struct {
 
 	// Path is the file the config came from (used in messages).
 	Path string `json:"-"`
+	// Warnings are values upstream tolerates and so do we: each says which
+	// key was ignored and what is used instead. The composition root logs
+	// them once the logger exists.
+	Warnings []string `json:"-"`
 	// Raw holds every top-level key of the file, as written, with the keys
 	// given as flags replaced by their flag values. Keys are spelled as in
 	// the file, except flag keys, which use the canonical spelling.
@@ -152,13 +158,39 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes the duration string form.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
-// Load reads the file at path and parses it with Parse.
+// Load reads the file at path, parses it with Parse and checks the files
+// the config names (see dropMissingKubeconfig).
 func Load(path string, overrides map[string]any) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read daemon config: %w", err)
 	}
-	return Parse(path, data, overrides)
+	c, err := Parse(path, data, overrides)
+	if err != nil {
+		return nil, err
+	}
+	c.dropMissingKubeconfig(os.Stat)
+	return c, nil
+}
+
+// dropMissingKubeconfig turns a kubeconfig key naming a file that does not
+// exist into a warning and in-cluster credentials. Configs from upstream's
+// thin era carry such a key (the thin entrypoint wrote that file for the
+// shim); upstream's thick daemon ignores it, so refusing to start over it
+// would break a config upstream runs. Any other stat error is left to the
+// Kubernetes client, which names the file.
+func (c *Config) dropMissingKubeconfig(stat func(string) (os.FileInfo, error)) {
+	if c.Kubeconfig == "" {
+		return
+	}
+	if _, err := stat(c.Kubeconfig); errors.Is(err, fs.ErrNotExist) {
+		c.warn("kubeconfig", "file %s does not exist; using in-cluster credentials", c.Kubeconfig)
+		c.Kubeconfig = ""
+	}
+}
+
+func (c *Config) warn(key, format string, args ...any) {
+	c.Warnings = append(c.Warnings, keyErr(key, format, args...).Error())
 }
 
 // Parse builds the Config from the file's bytes (name is used in errors)
@@ -190,10 +222,10 @@ func Parse(name string, data []byte, overrides map[string]any) (*Config, error) 
 	if err := decodeKeys(raw, c); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	c.normalizeLogLevel()
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c.LogLevel = strings.ToLower(c.LogLevel)
 	return c, nil
 }
 

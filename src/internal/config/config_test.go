@@ -2,6 +2,10 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,13 +80,19 @@ func TestParse(t *testing.T) {
 			wantErr: []string{`"requestTimeout"`, "duration string"}},
 		{name: "zero duration", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","shutdownGracePeriod":"0s"}`,
 			wantErr: []string{`"shutdownGracePeriod": must be > 0`}},
-		{name: "bad log level", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","logLevel":"loud"}`,
-			wantErr: []string{`"logLevel"`, `"loud"`}},
+		{name: "unknown log level is a warning", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","logLevel":"loud"}`,
+			check: func(t *testing.T, c *Config) {
+				if c.LogLevel != DefaultLogLevel {
+					t.Errorf("LogLevel = %q, want the default %q", c.LogLevel, DefaultLogLevel)
+				}
+				wantWarnings(t, c, `"logLevel": unknown level "loud"`)
+			}},
 		{name: "log level case", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","logLevel":"DEBUG"}`,
 			check: func(t *testing.T, c *Config) {
 				if c.LogLevel != "debug" {
 					t.Errorf("LogLevel = %q", c.LogLevel)
 				}
+				wantWarnings(t, c)
 			}},
 		{name: "capability not bool", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","capabilities":{"portMappings":"yes"}}`,
 			wantErr: []string{`"capabilities": want bool, got string`}},
@@ -132,8 +142,15 @@ func TestParse(t *testing.T) {
 					t.Errorf("Raw = %v", c.Raw)
 				}
 			}},
-		{name: "flag value validated", file: minimalAuto, overrides: map[string]any{"logLevel": "shout"},
-			wantErr: []string{`"logLevel"`}},
+		{name: "flag value validated", file: minimalAuto, overrides: map[string]any{"metricsPort": 70000},
+			wantErr: []string{`"metricsPort"`}},
+		{name: "flag log level as lenient as the key", file: minimalAuto, overrides: map[string]any{"logLevel": "shout"},
+			check: func(t *testing.T, c *Config) {
+				if c.LogLevel != DefaultLogLevel {
+					t.Errorf("LogLevel = %q", c.LogLevel)
+				}
+				wantWarnings(t, c, `"logLevel": unknown level "shout"`)
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,6 +231,86 @@ func TestShimSocketDir(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// An upstream daemon-config that upstream's daemon runs must start ours:
+// an unknown logLevel ("info" is a common guess, upstream has none) and a
+// thin-era kubeconfig key naming a file that was never written are warnings.
+func TestLoadUpstreamLeniency(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	present := filepath.Join(dir, "present.kubeconfig")
+	if err := os.WriteFile(present, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	thinKubeconfig := "/etc/cni/net.d/multus.d/multus.kubeconfig"
+	tests := []struct {
+		name           string
+		file           string
+		wantLevel      string
+		wantKubeconfig string
+		wantWarnings   []string
+	}{
+		{name: "upstream reference config, no warning",
+			file: `{"chrootDir":"/hostroot","cniVersion":"0.3.1","logLevel":"verbose","logToStderr":true,
+			"cniConfigDir":"/host/etc/cni/net.d","multusAutoconfigDir":"/host/etc/cni/net.d",
+			"multusConfigFile":"auto","socketDir":"/host/run/multus/"}`,
+			wantLevel: "verbose"},
+		{name: "unknown logLevel",
+			file: `{"cniVersion":"0.3.1","logLevel":"info","logToStderr":true,
+			"multusAutoconfigDir":"/host/etc/cni/net.d","multusConfigFile":"auto","socketDir":"/host/run/multus/"}`,
+			wantLevel: "panic", wantWarnings: []string{`"logLevel": unknown level "info" (want panic, error, verbose or debug); using panic`}},
+		{name: "thin-era kubeconfig that does not exist",
+			file: `{"cniVersion":"0.3.1","logLevel":"debug","kubeconfig":"` + thinKubeconfig + `",
+			"multusAutoconfigDir":"/host/etc/cni/net.d","multusConfigFile":"auto"}`,
+			wantLevel: "debug", wantWarnings: []string{`"kubeconfig": file ` + thinKubeconfig + ` does not exist; using in-cluster credentials`}},
+		{name: "both at once", file: `{"cniVersion":"0.3.1","logLevel":"trace","kubeconfig":"` + thinKubeconfig + `","multusAutoconfigDir":"/d"}`,
+			wantLevel: "panic", wantWarnings: []string{`"logLevel": unknown level "trace"`, `"kubeconfig": file`}},
+		{name: "existing kubeconfig is kept", file: `{"cniVersion":"0.3.1","kubeconfig":"` + present + `","multusAutoconfigDir":"/d"}`,
+			wantLevel: "panic", wantKubeconfig: present},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(dir, fmt.Sprintf("daemon-config-%d.json", i))
+			if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path, nil)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.LogLevel != tc.wantLevel || c.Kubeconfig != tc.wantKubeconfig {
+				t.Errorf("logLevel %q kubeconfig %q, want %q %q", c.LogLevel, c.Kubeconfig, tc.wantLevel, tc.wantKubeconfig)
+			}
+			wantWarnings(t, c, tc.wantWarnings...)
+		})
+	}
+}
+
+// A kubeconfig that exists but cannot be read is not "missing": the client
+// reports it, naming the file.
+func TestDropMissingKubeconfigOnlyWhenAbsent(t *testing.T) {
+	t.Parallel()
+	c := &Config{Kubeconfig: "/k"}
+	c.dropMissingKubeconfig(func(string) (os.FileInfo, error) { return nil, fs.ErrPermission })
+	if c.Kubeconfig != "/k" || len(c.Warnings) != 0 {
+		t.Fatalf("kubeconfig %q warnings %v, want the key kept without a warning", c.Kubeconfig, c.Warnings)
+	}
+}
+
+// wantWarnings checks that c has exactly len(want) warnings, the i-th
+// containing want[i].
+func wantWarnings(t *testing.T, c *Config, want ...string) {
+	t.Helper()
+	if len(c.Warnings) != len(want) {
+		t.Fatalf("warnings %q, want %d containing %q", c.Warnings, len(want), want)
+	}
+	for i, w := range want {
+		if !strings.Contains(c.Warnings[i], w) {
+			t.Errorf("warning %d = %q, want it to contain %q", i, c.Warnings[i], w)
+		}
 	}
 }
 

@@ -59,6 +59,18 @@ func describe(err error) string {
 
 var logLevels = map[string]bool{"panic": true, "error": true, "verbose": true, "debug": true}
 
+// normalizeLogLevel lower-cases logLevel; an unknown level is a warning and
+// the default level, because upstream only complains on stderr and carries
+// on, and a daemon that refuses a config upstream runs is no drop-in.
+func (c *Config) normalizeLogLevel() {
+	level := strings.ToLower(c.LogLevel)
+	if !logLevels[level] {
+		c.warn("logLevel", "unknown level %q (want panic, error, verbose or debug); using %s", c.LogLevel, DefaultLogLevel)
+		level = DefaultLogLevel
+	}
+	c.LogLevel = level
+}
+
 // validate checks values (types were checked by decodeKeys). Each error
 // names its key.
 func (c *Config) validate() error {
@@ -74,7 +86,6 @@ func (c *Config) validate() error {
 	if c.Has("metricsPort") {
 		check(c.MetricsPort <= 0 || c.MetricsPort > 65535, "metricsPort", "must be a port in 1-65535, got %d", c.MetricsPort)
 	}
-	check(!logLevels[strings.ToLower(c.LogLevel)], "logLevel", "must be one of panic, error, verbose, debug, got %q", c.LogLevel)
 	check(c.SocketDir == "", "socketDir", "must not be empty")
 	check(c.MaxConcurrentDelegates <= 0, "maxConcurrentDelegates", "must be > 0, got %d", c.MaxConcurrentDelegates)
 	check(c.APIQPS <= 0, "apiQPS", "must be > 0, got %v", c.APIQPS)

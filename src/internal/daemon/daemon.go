@@ -142,6 +142,7 @@ func Run(ctx context.Context, env Env) int {
 		return ExitConfig
 	}
 	defer closer.Close()
+	reportWarnings(ctx, env.Stderr, log, cfg)
 
 	err = run(ctx, env, cfg, log)
 	if err == nil {
@@ -159,6 +160,20 @@ func Run(ctx context.Context, env Env) int {
 		fmt.Fprintf(env.Stderr, "multus-daemon: %v\n", err)
 	}
 	return code
+}
+
+// reportWarnings logs the values the config tolerated. At upstream's
+// default level (panic) warnings are not logged, so they go to stderr, as
+// upstream prints its own complaint about an unknown level: a tolerated
+// mistake must still be visible somewhere.
+func reportWarnings(ctx context.Context, stderr io.Writer, log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		if log.Enabled(ctx, slog.LevelWarn) {
+			log.Warn("daemon config: "+w, "file", cfg.Path)
+		} else {
+			fmt.Fprintf(stderr, "multus-daemon: warning: %s: %s\n", cfg.Path, w)
+		}
+	}
 }
 
 // splitPath splits a PATH-style list, dropping empty elements.

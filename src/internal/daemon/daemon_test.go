@@ -152,8 +152,15 @@ func TestStartupFailuresExitCodes(t *testing.T) {
 		{name: "config missing", want: 1, wantErr: "daemon-config.json"},
 		{name: "config invalid", config: map[string]any{"connectionLimit": 0}, want: 1,
 			wantErr: `"connectionLimit": must be > 0, got 0`},
-		{name: "flag value invalid", args: func(l *layout) []string { return []string{"-config", l.config, "-multus-log-level", "loud"} },
-			config: map[string]any{}, want: 1, wantErr: `"logLevel"`},
+		{name: "flag value invalid", args: func(l *layout) []string { return []string{"-config", l.config, "-metricsPort", "70000"} },
+			config: map[string]any{}, want: 1, wantErr: `"metricsPort"`},
+		// Upstream-tolerated values: the daemon carries on to the next
+		// startup step (here: no primary config, exit 2) after a warning on
+		// stderr, since the level falls back to panic, which logs no warnings.
+		{name: "unknown log level carries on", config: map[string]any{"logLevel": "info"}, want: 2,
+			wantErr: `multus-daemon: warning: `},
+		{name: "missing kubeconfig carries on", config: map[string]any{"kubeconfig": "/nonexistent/multus.kubeconfig"}, want: 2,
+			wantErr: `/nonexistent/multus.kubeconfig does not exist; using in-cluster credentials`},
 		{name: "not root", config: map[string]any{}, env: func(e *Env) { e.IsRoot = func() bool { return false } },
 			want: 3, wantErr: "root"},
 		{name: "socket dir is a file", config: map[string]any{}, want: 3, wantErr: "is not a directory",

@@ -74,3 +74,32 @@ func TestFilesErrors(t *testing.T) {
 		}
 	}
 }
+
+// A set is all or nothing up to the renames: when the second source is
+// missing, the first target keeps its old content and no temp file stays.
+func TestFilesNothingHalfInstalled(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	shim := filepath.Join(src, "multus-shim")
+	if err := os.WriteFile(shim, []byte("new shim"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dst, "multus-shim")
+	if err := os.WriteFile(old, []byte("old shim"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := install.Files(dst, []string{shim, filepath.Join(src, "passthru")})
+	if err == nil || !strings.Contains(err.Error(), "passthru") {
+		t.Fatalf("err = %v, want one naming the missing passthru", err)
+	}
+	if data, _ := os.ReadFile(old); string(data) != "old shim" {
+		t.Errorf("multus-shim = %q, want the old one kept", data)
+	}
+	entries, _ := os.ReadDir(dst)
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("destination holds %v, want only the old multus-shim", names)
+	}
+}

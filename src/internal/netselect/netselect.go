@@ -138,15 +138,19 @@ func parseText(value string) ([]Selection, error) {
 	return out, nil
 }
 
-// parseTextItem parses [<namespace>/]<name>[@<ifname>].
+// parseTextItem parses [<namespace>/]<name>[@<ifname>] with upstream's
+// leniency, so that an annotation upstream accepts selects the same
+// networks here: blanks around '/' and '@' are dropped ("ns / a @ net1"),
+// an empty namespace ("/a") means the pod's namespace, and an empty
+// interface after '@' ("a@") means no requested interface name.
 func parseTextItem(item string) (Selection, error) {
 	var s Selection
 	rest := item
 	if parts := strings.Split(item, "/"); len(parts) > 2 {
 		return s, errors.New("more than one '/' (want [namespace/]name[@ifname])")
 	} else if len(parts) == 2 {
-		s.Namespace, rest = parts[0], parts[1]
-		if !dnsLabel.MatchString(s.Namespace) {
+		s.Namespace, rest = strings.TrimSpace(parts[0]), parts[1]
+		if s.Namespace != "" && !dnsLabel.MatchString(s.Namespace) {
 			return s, fmt.Errorf("namespace %q is not a DNS-1123 label", s.Namespace)
 		}
 	}
@@ -154,15 +158,12 @@ func parseTextItem(item string) (Selection, error) {
 	if len(parts) > 2 {
 		return s, errors.New("more than one '@' (want [namespace/]name[@ifname])")
 	}
-	s.Name = parts[0]
+	s.Name = strings.TrimSpace(parts[0])
 	if !dnsLabel.MatchString(s.Name) {
 		return s, fmt.Errorf("name %q is not a DNS-1123 label", s.Name)
 	}
 	if len(parts) == 2 {
-		s.Interface = parts[1]
-		if s.Interface == "" {
-			return s, errors.New("empty interface name after '@'")
-		}
+		s.Interface = strings.TrimSpace(parts[1])
 	}
 	return s, nil
 }

@@ -152,6 +152,65 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// TestUpstreamTextSpellings: text-form annotations that upstream accepts
+// select the same networks here (multus-thick-behaviour.md §4.3; upstream
+// trims around '/' and '@' and treats empty parts as absent).
+func TestUpstreamTextSpellings(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        []Selection
+	}{
+		{name: "spaces around slash and at", value: "other-ns / macvlan-conf @ net1",
+			want: []Selection{{Name: "macvlan-conf", Namespace: "other-ns", Interface: "net1"}}},
+		{name: "spaces in a list", value: "macvlan-conf@net1 , other-ns/ sriov-net @net2",
+			want: []Selection{
+				{Name: "macvlan-conf", Namespace: podNamespace, Interface: "net1"},
+				{Name: "sriov-net", Namespace: "other-ns", Interface: "net2"},
+			}},
+		{name: "leading slash is the pod's namespace", value: "/macvlan-conf",
+			want: []Selection{{Name: "macvlan-conf", Namespace: podNamespace}}},
+		{name: "blank namespace is the pod's namespace", value: " / macvlan-conf@net1",
+			want: []Selection{{Name: "macvlan-conf", Namespace: podNamespace, Interface: "net1"}}},
+		{name: "trailing at is no interface name", value: "macvlan-conf@",
+			want: []Selection{{Name: "macvlan-conf", Namespace: podNamespace}}},
+		{name: "trailing at with blanks", value: "other-ns/macvlan-conf @ ",
+			want: []Selection{{Name: "macvlan-conf", Namespace: "other-ns"}}},
+		{name: "two trailing ats share no interface", value: "a@,b@",
+			want: []Selection{{Name: "a", Namespace: podNamespace}, {Name: "b", Namespace: podNamespace}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse(tc.value, podNamespace)
+			if err != nil {
+				t.Fatalf("Parse(%q): %v", tc.value, err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("Parse(%q) = %+v, want %+v", tc.value, got, tc.want)
+			}
+		})
+	}
+}
+
+// What upstream rejects stays rejected: leniency covers blanks and empty
+// optional parts only.
+func TestUpstreamTextStillRejected(t *testing.T) {
+	tests := []struct{ name, value, wantErr string }{
+		{"blank name", "other-ns/ @net1", "name \"\" is not a DNS-1123 label"},
+		{"only a slash", "/", "name \"\" is not a DNS-1123 label"},
+		{"space inside the name", "macvlan conf", "not a DNS-1123 label"},
+		{"space inside the interface", "a@net 1", "whitespace"},
+		{"space inside the namespace", "my ns/a", "namespace \"my ns\""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.value, podNamespace)
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("Parse(%q) err = %v, want ErrInvalid containing %q", tc.value, err, tc.wantErr)
+			}
+		})
+	}
+}
+
 func TestDefaultNamespaces(t *testing.T) {
 	sels, err := Parse("a,other/b", podNamespace)
 	if err != nil {
