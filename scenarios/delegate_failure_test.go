@@ -25,6 +25,7 @@ func TestDelegateFailure(t *testing.T) {
 	var pod *corev1.Pod
 	f := features.New("delegate-failure").
 		WithLabel("area", "fault").
+		WithLabel("profile", "extended").
 		WithLabel("kind", "negative").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")

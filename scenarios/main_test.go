@@ -7,7 +7,12 @@
 // exactly what the scenario expects.
 //
 //	go test -tags e2e ./scenarios/ -args --kubeconfig=_artifacts/kubeconfig
-//	    [--labels area=attach] [--skip-labels disruptive=true] [--feature REGEX]
+//	    [--labels profile=upstream] [--labels area=attach] [--skip-disruptive]
+//	    [--skip-labels disruptive=true] [--feature REGEX]
+//
+// Every feature carries profile=upstream (behaviour upstream Multus thick
+// has too: the conformance profile, `make conformance`) or
+// profile=extended (our additions); a feature without one fails.
 //
 // Settings beyond the flags come from MT_E2E_* variables (e2eutil.SettingsFrom).
 package scenarios
@@ -19,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/types"
 	"sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/multus-thick/multus-thick/scenarios/internal/e2eutil"
@@ -46,6 +53,14 @@ type nsKey struct{}
 // startKey holds when the current test started, for log filtering.
 type startKey struct{}
 
+// The profiles a feature's profile label may name.
+var profiles = []string{"upstream", "extended"}
+
+// skipDisruptive leaves out the features that restart the daemon or the
+// nodes (disruptive=true), for clusters that others use meanwhile. It is
+// registered on the flag set e2e-framework parses.
+var skipDisruptive = flag.Bool("skip-disruptive", false, "skip the features labelled disruptive=true (for shared clusters)")
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -56,6 +71,9 @@ func run(m *testing.M) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "scenarios: flags: %v\n", err)
 		return 2
+	}
+	if *skipDisruptive {
+		cfg.WithSkipLabels(withLabel(cfg.SkipLabels(), "disruptive", "true"))
 	}
 	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
 		// go test -list only names the tests; it must not need a cluster.
@@ -72,6 +90,7 @@ func run(m *testing.M) int {
 	testenv = env.NewWithConfig(cfg)
 	testenv.Setup(setupLab(settings))
 	testenv.BeforeEachTest(createNamespace)
+	testenv.BeforeEachFeature(requireProfile)
 	testenv.AfterEachTest(deleteNamespace)
 	testenv.Finish(exportLogs)
 	return testenv.Run(m)
@@ -101,6 +120,32 @@ func setupLab(s e2eutil.Settings) env.Func {
 }
 
 var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// withLabel returns labels plus key=value, leaving labels unchanged.
+func withLabel(labels map[string][]string, key, value string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range labels {
+		out[k] = append([]string(nil), v...)
+	}
+	if !slices.Contains(out[key], value) {
+		out[key] = append(out[key], value)
+	}
+	return out
+}
+
+// requireProfile fails the test of a feature that names no profile, so
+// that no scenario drops out of both `make conformance` and the profile
+// table unnoticed. (The hook gets the Test's t, not the feature's, so it
+// reports with Errorf; FailNow would run on the wrong goroutine.)
+func requireProfile(ctx context.Context, _ *envconf.Config, t *testing.T, f types.Feature) (context.Context, error) {
+	for _, p := range profiles {
+		if f.Labels().Contains("profile", p) {
+			return ctx, nil
+		}
+	}
+	t.Errorf("feature %q has no profile label: add WithLabel(\"profile\", %q) or %q (see scenarios/README.md)", f.Name(), profiles[0], profiles[1])
+	return ctx, nil
+}
 
 // createNamespace gives each test its own namespace, "mt-<run>-<test>".
 func createNamespace(ctx context.Context, cfg *envconf.Config, t *testing.T) (context.Context, error) {
