@@ -81,7 +81,7 @@ func namespaceIsolation(globalNS, otherNS string) types.Feature {
 				if err := lab.Res.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 					t.Fatalf("create namespace %s: %v", ns, err)
 				}
-				nad, err := e2eutil.LoadNAD("nad/macvlan-hostlocal-low.yaml", ns)
+				nad, err := lab.LoadNAD("nad/macvlan-hostlocal-low.yaml", ns)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -19,6 +19,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -67,6 +68,10 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	settings := e2eutil.SettingsFrom(os.LookupEnv)
+	if err := settings.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "scenarios: %v\n", err)
+		return 2
+	}
 	cfg, err := envconf.NewFromFlags()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "scenarios: flags: %v\n", err)
@@ -194,20 +199,27 @@ func deleteNamespace(ctx context.Context, cfg *envconf.Config, t *testing.T) (co
 	return ctx, lab.WaitNamespaceGone(ctx, name, 3*time.Minute)
 }
 
-// exportLogs writes the daemon's logs and, through kind, the nodes' logs
-// to MT_E2E_ARTIFACTS when it is set.
+// exportLogs removes the node pods (MT_E2E_NODE_ACCESS=pod), then writes
+// the daemon's logs and, on kind (node access through docker), the nodes'
+// logs to MT_E2E_ARTIFACTS when it is set.
 func exportLogs(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
-	if lab == nil || lab.S.Artifacts == "" {
+	if lab == nil {
 		return ctx, nil
+	}
+	closeErr := lab.Close(ctx)
+	if lab.S.Artifacts == "" {
+		return ctx, closeErr
 	}
 	dir := lab.S.Artifacts
 	if err := lab.ExportDaemonLogs(ctx, filepath.Join(dir, "daemon")); err != nil {
-		return ctx, err
+		return ctx, errors.Join(closeErr, err)
 	}
-	if err := cluster.NewProvider().CollectLogs(lab.S.Cluster, filepath.Join(dir, "kind")); err != nil {
-		return ctx, fmt.Errorf("kind logs of %s: %w", lab.S.Cluster, err)
+	if lab.S.NodeAccess == e2eutil.NodeAccessDocker {
+		if err := cluster.NewProvider().CollectLogs(lab.S.Cluster, filepath.Join(dir, "kind")); err != nil {
+			return ctx, errors.Join(closeErr, fmt.Errorf("kind logs of %s: %w", lab.S.Cluster, err))
+		}
 	}
-	return ctx, nil
+	return ctx, closeErr
 }
 
 // namespace returns the current test's namespace.

@@ -102,3 +102,55 @@ func EditNADConfig(nad *nadv1.NetworkAttachmentDefinition, edit func(conf map[st
 	nad.Spec.Config = string(b)
 	return nil
 }
+
+// LoadNAD is the package's LoadNAD with the suite's settings applied: the
+// fixtures' macvlan master (eth0, a kind node's link) becomes S.Master, so
+// the same fixtures run on a cluster whose nodes name their link otherwise.
+func (l *Lab) LoadNAD(path, ns string, opts ...decoder.DecodeOption) (*nadv1.NetworkAttachmentDefinition, error) {
+	return LoadNAD(path, ns, append([]decoder.DecodeOption{WithMaster(l.S.Master)}, opts...)...)
+}
+
+// WithMaster sets the "master" key of a NAD's config, and of each plugin
+// of a conflist, to master wherever the fixture sets one. A config that
+// already says master is left byte for byte as the fixture wrote it.
+func WithMaster(master string) decoder.DecodeOption {
+	return decoder.MutateOption(func(o k8s.Object) error {
+		nad, ok := o.(*nadv1.NetworkAttachmentDefinition)
+		if !ok || master == "" {
+			return nil
+		}
+		conf := map[string]any{}
+		if err := json.Unmarshal([]byte(nad.Spec.Config), &conf); err != nil {
+			return fmt.Errorf("NAD %s spec.config: %w", nad.Name, err)
+		}
+		if !SetMaster(conf, master) {
+			return nil
+		}
+		b, err := json.Marshal(conf)
+		if err != nil {
+			return fmt.Errorf("NAD %s spec.config: %w", nad.Name, err)
+		}
+		nad.Spec.Config = string(b)
+		return nil
+	})
+}
+
+// SetMaster rewrites every "master" key of conf (top level and plugins)
+// to master and reports whether anything changed.
+func SetMaster(conf map[string]any, master string) bool {
+	changed := false
+	set := func(m map[string]any) {
+		if v, ok := m["master"]; ok && v != master {
+			m["master"] = master
+			changed = true
+		}
+	}
+	set(conf)
+	plugins, _ := conf["plugins"].([]any)
+	for _, p := range plugins {
+		if m, ok := p.(map[string]any); ok {
+			set(m)
+		}
+	}
+	return changed
+}

@@ -5,7 +5,18 @@ package e2eutil
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strings"
+)
+
+// How the node-side checks reach a node (Settings.NodeAccess).
+const (
+	// NodeAccessDocker runs `docker exec <node>`: kind nodes are docker
+	// containers named after their node, on the machine running the suite.
+	NodeAccessDocker = "docker"
+	// NodeAccessPod runs the checks in a privileged pod on the node (host
+	// PID and network, the node's root at /host), for any cluster.
+	NodeAccessPod = "pod"
 )
 
 // Settings says where the lab's pieces are. Every field has a default that
@@ -35,8 +46,15 @@ type Settings struct {
 	// FaultLog is the recordFile our cni-fault NAD fixtures write to, on
 	// the node.
 	FaultLog string
-	// Master is the node interface macvlan NADs sit on.
+	// Master is the node interface macvlan NADs sit on: the fixtures say
+	// eth0 (a kind node's link) and are rewritten to Master when it differs.
 	Master string
+	// NodeAccess is how node-side checks (leases, caches, veths, processes)
+	// reach a node: NodeAccessDocker or NodeAccessPod. NodeImage is the
+	// image of the node pods (default TestImage; it needs busybox's chroot
+	// and sleep applets at Busybox).
+	NodeAccess string
+	NodeImage  string
 	// UpgradeImage, when set, names a different daemon image to roll to in
 	// the upgrade scenario; otherwise the current image is re-tagged on
 	// every node, which replaces every daemon container but not the code.
@@ -63,6 +81,7 @@ func DefaultSettings() Settings {
 		HostLocalDir:    "/var/lib/cni/networks",
 		FaultLog:        "/var/log/cni-fault.log",
 		Master:          "eth0",
+		NodeAccess:      NodeAccessDocker,
 	}
 }
 
@@ -83,6 +102,8 @@ func SettingsFrom(lookup func(string) (string, bool)) Settings {
 		"MT_E2E_HOSTLOCAL_DIR": &s.HostLocalDir,
 		"MT_E2E_FAULT_LOG":     &s.FaultLog,
 		"MT_E2E_MASTER":        &s.Master,
+		"MT_E2E_NODE_ACCESS":   &s.NodeAccess,
+		"MT_E2E_NODE_IMAGE":    &s.NodeImage,
 		"MT_E2E_UPGRADE_IMAGE": &s.UpgradeImage,
 		"MT_E2E_ARTIFACTS":     &s.Artifacts,
 		"MT_E2E_RUN_ID":        &s.RunID,
@@ -100,10 +121,42 @@ func SettingsFrom(lookup func(string) (string, bool)) Settings {
 	if v, ok := lookup("MT_E2E_KEEP"); ok {
 		s.Keep = v == "1" || strings.EqualFold(v, "true")
 	}
+	if s.NodeImage == "" {
+		s.NodeImage = s.TestImage
+	}
 	if s.RunID == "" {
 		b := make([]byte, 2)
 		_, _ = rand.Read(b) // crypto/rand never fails on Linux
 		s.RunID = hex.EncodeToString(b)
 	}
 	return s
+}
+
+// Validate reports settings the suite cannot run with, naming the variable.
+func (s Settings) Validate() error {
+	switch s.NodeAccess {
+	case NodeAccessDocker, NodeAccessPod:
+	default:
+		return fmt.Errorf("MT_E2E_NODE_ACCESS=%q: want %q (kind nodes on this machine) or %q (a privileged pod per node)",
+			s.NodeAccess, NodeAccessDocker, NodeAccessPod)
+	}
+	if s.Master == "" || len(s.Master) > 15 || strings.ContainsAny(s.Master, " /") {
+		return fmt.Errorf("MT_E2E_MASTER=%q is not an interface name", s.Master)
+	}
+	if s.RunID != "" && !dnsLabel(s.RunID) {
+		return fmt.Errorf("MT_E2E_RUN_ID=%q: namespaces are named after it; use lower-case letters, digits and '-'", s.RunID)
+	}
+	return nil
+}
+
+func dnsLabel(v string) bool {
+	if len(v) > 20 || v[0] == '-' || v[len(v)-1] == '-' {
+		return false
+	}
+	for _, c := range v {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
