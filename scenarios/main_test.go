@@ -59,7 +59,8 @@ var profiles = []string{"upstream", "extended"}
 
 // skipDisruptive leaves out the features that restart the daemon or the
 // nodes (disruptive=true), for clusters that others use meanwhile. It is
-// registered on the flag set e2e-framework parses.
+// registered on the flag set e2e-framework parses; MT_E2E_SKIP_DISRUPTIVE=1
+// (make SKIP_DISRUPTIVE=1) does the same.
 var skipDisruptive = flag.Bool("skip-disruptive", false, "skip the features labelled disruptive=true (for shared clusters)")
 
 func TestMain(m *testing.M) {
@@ -77,7 +78,7 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "scenarios: flags: %v\n", err)
 		return 2
 	}
-	if *skipDisruptive {
+	if *skipDisruptive || settings.SkipDisruptive {
 		cfg.WithSkipLabels(withLabel(cfg.SkipLabels(), "disruptive", "true"))
 	}
 	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {

@@ -65,6 +65,9 @@ type Settings struct {
 	Artifacts string
 	// RunID prefixes every namespace the suite creates.
 	RunID string
+	// SkipDisruptive leaves out the features labelled disruptive=true
+	// (shared clusters); the --skip-disruptive flag sets it too.
+	SkipDisruptive bool
 }
 
 // DefaultSettings are the lab's names (deployments/, lab/).
@@ -118,9 +121,8 @@ func SettingsFrom(lookup func(string) (string, bool)) Settings {
 			s.Kubeconfig = v
 		}
 	}
-	if v, ok := lookup("MT_E2E_KEEP"); ok {
-		s.Keep = v == "1" || strings.EqualFold(v, "true")
-	}
+	s.Keep = truthy(lookup("MT_E2E_KEEP"))
+	s.SkipDisruptive = truthy(lookup("MT_E2E_SKIP_DISRUPTIVE"))
 	if s.NodeImage == "" {
 		s.NodeImage = s.TestImage
 	}
@@ -147,6 +149,11 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("MT_E2E_RUN_ID=%q: namespaces are named after it; use lower-case letters, digits and '-'", s.RunID)
 	}
 	return nil
+}
+
+// truthy reads a boolean variable: "1" or "true" (any case) is on.
+func truthy(v string, ok bool) bool {
+	return ok && (v == "1" || strings.EqualFold(v, "true"))
 }
 
 func dnsLabel(v string) bool {

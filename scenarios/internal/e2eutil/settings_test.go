@@ -52,6 +52,20 @@ func TestSettingsFrom(t *testing.T) {
 				return map[bool]string{false: "empty value applied"}[s.NodeAccess == NodeAccessDocker && s.Master == "eth0"]
 			},
 		},
+		{
+			name: "keep and skip-disruptive are booleans",
+			env:  map[string]string{"MT_E2E_KEEP": "true", "MT_E2E_SKIP_DISRUPTIVE": "1"},
+			check: func(s Settings) string {
+				return map[bool]string{false: "booleans not read"}[s.Keep && s.SkipDisruptive]
+			},
+		},
+		{
+			name: "an empty or 0 SKIP_DISRUPTIVE (make's default) runs everything",
+			env:  map[string]string{"MT_E2E_SKIP_DISRUPTIVE": "", "MT_E2E_KEEP": "0"},
+			check: func(s Settings) string {
+				return map[bool]string{false: "booleans on"}[!s.Keep && !s.SkipDisruptive]
+			},
+		},
 		{name: "unknown node access", env: map[string]string{"MT_E2E_NODE_ACCESS": "ssh"}, invalid: "MT_E2E_NODE_ACCESS"},
 		{name: "master that is no interface name", env: map[string]string{"MT_E2E_MASTER": "eth0/1"}, invalid: "MT_E2E_MASTER"},
 		{name: "master too long for a link", env: map[string]string{"MT_E2E_MASTER": "a-very-long-ifname"}, invalid: "MT_E2E_MASTER"},
