@@ -48,6 +48,8 @@ type upState struct {
 	// daemonImageErr says why the daemon image could not be built; the
 	// daemon step reports it.
 	daemonImageErr error
+	// daemonOverride is LAB_DAEMON_IMAGE's tag once loaded (daemonimage.go).
+	daemonOverride string
 	client         *kube.Client
 }
 
@@ -164,6 +166,16 @@ func (e *env) upArtifacts(ctx context.Context, st *upState) error {
 		imgs, err := e.buildImages(st, log, labimages.TestPodImage, labimages.FlannelImage)
 		if err != nil {
 			return err
+		}
+		st.images = imgs
+		if img, ok, err := e.daemonImage(ctx, st, log); err != nil {
+			st.daemonImageErr = err
+			e.progress.Note("daemon image: %v", err)
+			return nil
+		} else if ok {
+			st.images, st.daemonOverride = append(st.images, img), img.Ref
+			e.progress.Note("daemon image %s (LAB_DAEMON_IMAGE; not our build)", img.Ref)
+			return nil
 		}
 		daemon, err := e.buildImages(st, log, labimages.DaemonImage)
 		if err != nil {
@@ -342,7 +354,16 @@ func (e *env) upDaemon(ctx context.Context, st *upState) error {
 		if err != nil {
 			return err
 		}
-		if err := annotateImageID(objs, st.imageID(labimages.DaemonImage)); err != nil {
+		if st.daemonOverride != "" {
+			n, err := setImage(objs, labimages.DaemonImage, st.daemonOverride)
+			if err != nil {
+				return fmt.Errorf("LAB_DAEMON_IMAGE: %w", err)
+			}
+			if n == 0 {
+				return fmt.Errorf("LAB_DAEMON_IMAGE: no container of the manifest runs %s, so none runs %s", labimages.DaemonImage, st.daemonOverride)
+			}
+		}
+		if err := annotateImageID(objs, st.imageID(st.daemonRef())); err != nil {
 			return err
 		}
 		if err := client.Apply(ctx, objs, kube.ApplyOptions{Log: log}); err != nil {
