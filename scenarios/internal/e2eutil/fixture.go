@@ -30,12 +30,13 @@ func LoadNAD(path, ns string, opts ...decoder.DecodeOption) (*nadv1.NetworkAttac
 }
 
 // LoadPod reads the test pod fixture as pod name in namespace ns, with the
-// lab's test image.
+// suite's test image and pull policy.
 func (l *Lab) LoadPod(ns, name string, opts ...decoder.DecodeOption) (*corev1.Pod, error) {
 	pod := &corev1.Pod{}
 	base := []decoder.DecodeOption{decoder.MutateNamespace(ns), Named(name), decoder.MutateOption(func(o k8s.Object) error {
 		for i := range o.(*corev1.Pod).Spec.Containers {
 			o.(*corev1.Pod).Spec.Containers[i].Image = l.S.TestImage
+			o.(*corev1.Pod).Spec.Containers[i].ImagePullPolicy = corev1.PullPolicy(l.S.PullPolicy)
 		}
 		return nil
 	})}

@@ -59,7 +59,7 @@ func New(cfg *envconf.Config, s Settings, run Runner) (*Lab, error) {
 		// A Resources value of its own: WithNamespace on a shared one would
 		// scope the scenarios' calls too.
 		l.Nodes.Shell = &PodShell{Res: client.Resources(), Namespace: "mt-" + s.RunID + "-nodes",
-			Image: s.NodeImage, Busybox: s.Busybox, RunID: s.RunID}
+			Image: s.NodeImage, Busybox: s.Busybox, RunID: s.RunID, PullPolicy: corev1.PullPolicy(s.PullPolicy)}
 	}
 	return l, nil
 }

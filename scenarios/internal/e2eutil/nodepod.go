@@ -33,6 +33,8 @@ type PodShell struct {
 	Image     string
 	Busybox   string
 	RunID     string
+	// PullPolicy of the node pods (the suite's, Never on the lab).
+	PullPolicy corev1.PullPolicy
 
 	mu     sync.Mutex
 	nsDone bool
@@ -73,6 +75,7 @@ func (p *PodShell) podOn(ctx context.Context, node string) (*corev1.Pod, error) 
 		p.nsDone = true
 	}
 	pod := NodePod(p.Namespace, node, p.Image, p.Busybox)
+	pod.Spec.Containers[0].ImagePullPolicy = p.PullPolicy
 	if err := p.Res.Create(ctx, pod); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create node pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
@@ -135,7 +138,7 @@ func NodePod(ns, node, image, busybox string) *corev1.Pod {
 			Containers: []corev1.Container{{
 				Name:            "shell",
 				Image:           image,
-				ImagePullPolicy: corev1.PullIfNotPresent,
+				ImagePullPolicy: corev1.PullNever,
 				Command:         []string{busybox, "sleep", "2147483647"},
 				SecurityContext: &corev1.SecurityContext{Privileged: ref(true)},
 				VolumeMounts:    []corev1.VolumeMount{{Name: "host", MountPath: "/host"}},

@@ -55,6 +55,10 @@ type Settings struct {
 	// and sleep applets at Busybox).
 	NodeAccess string
 	NodeImage  string
+	// PullPolicy is the test and node pods' imagePullPolicy: Never on the
+	// lab (its images are loaded, nothing is pulled); IfNotPresent lets
+	// another cluster's nodes fetch TestImage from its registry.
+	PullPolicy string
 	// UpgradeImage, when set, names a different daemon image to roll to in
 	// the upgrade scenario; otherwise the current image is re-tagged on
 	// every node, which replaces every daemon container but not the code.
@@ -85,6 +89,7 @@ func DefaultSettings() Settings {
 		FaultLog:        "/var/log/cni-fault.log",
 		Master:          "eth0",
 		NodeAccess:      NodeAccessDocker,
+		PullPolicy:      "Never",
 	}
 }
 
@@ -107,6 +112,7 @@ func SettingsFrom(lookup func(string) (string, bool)) Settings {
 		"MT_E2E_MASTER":        &s.Master,
 		"MT_E2E_NODE_ACCESS":   &s.NodeAccess,
 		"MT_E2E_NODE_IMAGE":    &s.NodeImage,
+		"MT_E2E_PULL_POLICY":   &s.PullPolicy,
 		"MT_E2E_UPGRADE_IMAGE": &s.UpgradeImage,
 		"MT_E2E_ARTIFACTS":     &s.Artifacts,
 		"MT_E2E_RUN_ID":        &s.RunID,
@@ -141,6 +147,11 @@ func (s Settings) Validate() error {
 	default:
 		return fmt.Errorf("MT_E2E_NODE_ACCESS=%q: want %q (kind nodes on this machine) or %q (a privileged pod per node)",
 			s.NodeAccess, NodeAccessDocker, NodeAccessPod)
+	}
+	switch s.PullPolicy {
+	case "Never", "IfNotPresent", "Always":
+	default:
+		return fmt.Errorf("MT_E2E_PULL_POLICY=%q: want Never, IfNotPresent or Always", s.PullPolicy)
 	}
 	if s.Master == "" || len(s.Master) > 15 || strings.ContainsAny(s.Master, " /") {
 		return fmt.Errorf("MT_E2E_MASTER=%q is not an interface name", s.Master)

@@ -18,7 +18,7 @@ func TestSettingsFrom(t *testing.T) {
 			name: "defaults are the kind lab's",
 			env:  map[string]string{"MT_E2E_RUN_ID": "ab12"},
 			check: func(s Settings) string {
-				if s.NodeAccess != NodeAccessDocker || s.Master != "eth0" || s.NodeImage != s.TestImage || s.Cluster != "mt-lab" {
+				if s.NodeAccess != NodeAccessDocker || s.Master != "eth0" || s.NodeImage != s.TestImage || s.Cluster != "mt-lab" || s.PullPolicy != "Never" {
 					return "not the lab's defaults"
 				}
 				return ""
@@ -66,6 +66,11 @@ func TestSettingsFrom(t *testing.T) {
 				return map[bool]string{false: "booleans on"}[!s.Keep && !s.SkipDisruptive]
 			},
 		},
+		{name: "pull policy for a cluster with a registry", env: map[string]string{"MT_E2E_PULL_POLICY": "IfNotPresent"},
+			check: func(s Settings) string {
+				return map[bool]string{false: "pull policy " + s.PullPolicy}[s.PullPolicy == "IfNotPresent"]
+			}},
+		{name: "unknown pull policy", env: map[string]string{"MT_E2E_PULL_POLICY": "sometimes"}, invalid: "MT_E2E_PULL_POLICY"},
 		{name: "unknown node access", env: map[string]string{"MT_E2E_NODE_ACCESS": "ssh"}, invalid: "MT_E2E_NODE_ACCESS"},
 		{name: "master that is no interface name", env: map[string]string{"MT_E2E_MASTER": "eth0/1"}, invalid: "MT_E2E_MASTER"},
 		{name: "master too long for a link", env: map[string]string{"MT_E2E_MASTER": "a-very-long-ifname"}, invalid: "MT_E2E_MASTER"},
