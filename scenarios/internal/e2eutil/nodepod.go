@@ -68,7 +68,12 @@ func (p *PodShell) podOn(ctx context.Context, node string) (*corev1.Pod, error) 
 		return pod, nil
 	}
 	if !p.nsDone {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.Namespace, Labels: map[string]string{"multus-thick.e2e/run": p.RunID}}}
+		// Pod Security admission, where a cluster enforces it, must let a
+		// privileged host pod in.
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.Namespace, Labels: map[string]string{
+			"multus-thick.e2e/run":               p.RunID,
+			"pod-security.kubernetes.io/enforce": "privileged",
+		}}}
 		if err := p.Res.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create namespace %s: %w", p.Namespace, err)
 		}
