@@ -22,8 +22,8 @@ import (
 // tag is what the DaemonSet runs) or an image reference the local docker
 // engine has, which is saved to a tarball first. Either way the image is
 // imported into every node and never pulled: the lab has no registry.
-// The manifest stays deployments/ (or LAB_MANIFEST's); only the images of
-// the daemon's containers change.
+// The manifest stays what it is; only the image of the daemon's
+// DaemonSet containers changes.
 
 // daemonImageSource is what LAB_DAEMON_IMAGE names.
 type daemonImageSource struct {
@@ -98,16 +98,27 @@ func (e *env) daemonImage(ctx context.Context, st *upState, log io.Writer) (img 
 	return cluster.Image{Tarball: tarball, Ref: ref, ID: id}, true, nil
 }
 
-// setImage points every container and init container of the workloads
-// that run from (our lab tag) at to, and returns how many it changed.
-func setImage(objs []*unstructured.Unstructured, from, to string) (int, error) {
+// setImage points the daemon's DaemonSet (daemonNamespace/daemonName) at
+// to: its first container's image, in every container and init container
+// that runs it. Keyed to the DaemonSet rather than to our lab tag, it
+// serves any manifest shape that names the daemon so (ours, upstream's).
+// It returns how many containers it changed.
+func setImage(objs []*unstructured.Unstructured, to string) (int, error) {
 	n := 0
 	for _, o := range objs {
+		if o.GetKind() != "DaemonSet" || o.GetName() != daemonName || o.GetNamespace() != daemonNamespace {
+			continue
+		}
+		containers, _, err := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		if err != nil || len(containers) == 0 {
+			return 0, fmt.Errorf("DaemonSet %s/%s has no containers: %v", daemonNamespace, daemonName, err)
+		}
+		from, _ := containers[0].(map[string]any)["image"].(string)
 		for _, field := range []string{"containers", "initContainers"} {
 			path := []string{"spec", "template", "spec", field}
 			list, found, err := unstructured.NestedSlice(o.Object, path...)
 			if err != nil {
-				return n, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+				return n, fmt.Errorf("DaemonSet %s %s: %w", daemonName, field, err)
 			}
 			if !found {
 				continue
@@ -119,7 +130,7 @@ func setImage(objs []*unstructured.Unstructured, from, to string) (int, error) {
 				}
 			}
 			if err := unstructured.SetNestedSlice(o.Object, list, path...); err != nil {
-				return n, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+				return n, fmt.Errorf("DaemonSet %s %s: %w", daemonName, field, err)
 			}
 		}
 	}

@@ -49,7 +49,8 @@ func TestParseDaemonImage(t *testing.T) {
 }
 
 // The daemon's containers and init containers, and nothing else, move to
-// the other image.
+// the other image; a manifest without the daemon's DaemonSet changes
+// nothing.
 func TestSetImage(t *testing.T) {
 	t.Parallel()
 	objs, err := deployments.Objects()
@@ -57,7 +58,7 @@ func TestSetImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	const other = "localhost/thick-under-test:v2"
-	n, err := setImage(objs, labimages.DaemonImage, other)
+	n, err := setImage(objs, other)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +83,18 @@ func TestSetImage(t *testing.T) {
 	if seen != n {
 		t.Errorf("%d containers run %s, setImage said %d", seen, other, n)
 	}
-	if n, _ := setImage(objs, labimages.DaemonImage, other); n != 0 {
-		t.Errorf("second setImage changed %d containers", n)
+	const third = "localhost/thick-under-test:v3"
+	if n2, _ := setImage(objs, third); n2 != n {
+		t.Errorf("second setImage changed %d containers, want the same %d again", n2, n)
+	}
+	var others []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() != "DaemonSet" {
+			others = append(others, o)
+		}
+	}
+	if n, err := setImage(others, other); n != 0 || err != nil {
+		t.Errorf("setImage without the DaemonSet = %d, %v; want 0, nil", n, err)
 	}
 }
 

@@ -355,12 +355,12 @@ func (e *env) upDaemon(ctx context.Context, st *upState) error {
 			return err
 		}
 		if st.daemonOverride != "" {
-			n, err := setImage(objs, labimages.DaemonImage, st.daemonOverride)
+			n, err := setImage(objs, st.daemonOverride)
 			if err != nil {
 				return fmt.Errorf("LAB_DAEMON_IMAGE: %w", err)
 			}
 			if n == 0 {
-				return fmt.Errorf("LAB_DAEMON_IMAGE: no container of the manifest runs %s, so none runs %s", labimages.DaemonImage, st.daemonOverride)
+				return fmt.Errorf("LAB_DAEMON_IMAGE: the manifest has no DaemonSet %s/%s to run %s", daemonNamespace, daemonName, st.daemonOverride)
 			}
 		}
 		if err := annotateImageID(objs, st.imageID(st.daemonRef())); err != nil {
