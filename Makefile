@@ -145,28 +145,46 @@ lab-manifests: ## Regenerate deployments/multus-daemonset-thick.yml from the per
 
 # Scenarios (scenarios/, e2e-framework) run against the lab's kubeconfig. E2E_ARGS passes
 # e2e-framework flags, e.g. E2E_ARGS='--labels area=attach' or '--skip-labels disruptive=true'.
+# SKIP_DISRUPTIVE=1 (MT_E2E_SKIP_DISRUPTIVE, or the suite's --skip-disruptive flag) leaves out
+# the scenarios that restart the daemon or nodes, for shared clusters.
 # MT_E2E_* variables (scenarios/internal/e2eutil/settings.go) point the suite at another cluster.
-LAB_CLUSTER    ?= mt-lab
-E2E_KUBECONFIG ?= $(ARTIFACTS)/kubeconfig
-E2E_TIMEOUT    ?= 40m
-E2E_ARGS       ?=
-E2E_TEST       := MT_E2E_CLUSTER=$(LAB_CLUSTER) MT_E2E_KUBECONFIG=$(E2E_KUBECONFIG) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -json
+# MT_E2E_KUBECONFIG and MT_E2E_SKIP_DISRUPTIVE from the environment are kept, not overridden.
+LAB_CLUSTER     ?= mt-lab
+ifdef MT_E2E_KUBECONFIG
+E2E_KUBECONFIG  ?= $(MT_E2E_KUBECONFIG)
+endif
+E2E_KUBECONFIG  ?= $(ARTIFACTS)/kubeconfig
+E2E_TIMEOUT     ?= 40m
+E2E_ARGS        ?=
+SKIP_DISRUPTIVE ?= $(MT_E2E_SKIP_DISRUPTIVE)
+E2E_TEST        := MT_E2E_SKIP_DISRUPTIVE=$(SKIP_DISRUPTIVE) MT_E2E_CLUSTER=$(LAB_CLUSTER) MT_E2E_KUBECONFIG=$(E2E_KUBECONFIG) \
+  $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -json
+# The summary tool prints the table, writes the JUnit report and exits non-zero unless every
+# selected scenario passed; pipefail (.SHELLFLAGS) keeps go test's own status as well.
 E2E_SUMMARY    := $(GO) run ./scenarios/cmd/summary -stream
 # The lab is "up" when its kubeconfig exists and its node containers run; lab-up is run otherwise.
-E2E_LAB_UP     := test -s $(E2E_KUBECONFIG) && docker ps -q --filter label=io.x-k8s.kind.cluster=$(LAB_CLUSTER) | grep -q .
+# A cluster that is not kind (MT_E2E_NODE_ACCESS=pod) needs only its kubeconfig, and never lab-up.
+E2E_ENSURE_LAB := if test "$${MT_E2E_NODE_ACCESS:-docker}" = pod; then test -s $(E2E_KUBECONFIG); else \
+  { test -s $(E2E_KUBECONFIG) && docker ps -q --filter label=io.x-k8s.kind.cluster=$(LAB_CLUSTER) | grep -q .; } || $(MAKE) lab-up; fi
 
 .PHONY: e2e
-e2e: ## Run every scenario against the lab (brings it up if needed); summary table at the end
-	$(E2E_LAB_UP) || $(MAKE) lab-up
+e2e: ## Run every scenario (both profiles) against the lab (brings it up if needed); summary table at the end
+	$(E2E_ENSURE_LAB)
 	mkdir -p $(ARTIFACTS)/e2e
-	MT_E2E_ARTIFACTS=$(ARTIFACTS)/e2e $(E2E_TEST) ./scenarios/ -args $(E2E_ARGS) | tee $(ARTIFACTS)/e2e/test.json | $(E2E_SUMMARY)
+	MT_E2E_ARTIFACTS=$(ARTIFACTS)/e2e $(E2E_TEST) ./scenarios/ -args $(E2E_ARGS) | tee $(ARTIFACTS)/e2e/test.json | $(E2E_SUMMARY) -junit $(ARTIFACTS)/e2e/junit.xml
+
+.PHONY: conformance
+conformance: ## Run the upstream profile (behaviour upstream Multus thick has too) against the lab; summary at the end
+	$(E2E_ENSURE_LAB)
+	mkdir -p $(ARTIFACTS)/e2e
+	MT_E2E_ARTIFACTS=$(ARTIFACTS)/e2e $(E2E_TEST) ./scenarios/ -args --labels profile=upstream $(E2E_ARGS) | tee $(ARTIFACTS)/e2e/test.json | $(E2E_SUMMARY) -junit $(ARTIFACTS)/e2e/junit.xml
 
 .PHONY: repro
 repro: ## Run one scenario, keep its namespace and objects, logs to _artifacts/repro: make repro SCENARIO=DelegateFailure
 	@test -n "$(SCENARIO)" || { echo "usage: make repro SCENARIO=<test name without Test, e.g. DelegateFailure; a regex works>" >&2; exit 2; }
-	$(E2E_LAB_UP) || $(MAKE) lab-up
+	$(E2E_ENSURE_LAB)
 	mkdir -p $(ARTIFACTS)/repro
-	MT_E2E_KEEP=1 MT_E2E_ARTIFACTS=$(ARTIFACTS)/repro $(E2E_TEST) -run '^Test($(SCENARIO))$$' ./scenarios/ -args $(E2E_ARGS) | tee $(ARTIFACTS)/repro/test.json | $(E2E_SUMMARY)
+	MT_E2E_KEEP=1 MT_E2E_ARTIFACTS=$(ARTIFACTS)/repro $(E2E_TEST) -run '^Test($(SCENARIO))$$' ./scenarios/ -args $(E2E_ARGS) | tee $(ARTIFACTS)/repro/test.json | $(E2E_SUMMARY) -junit $(ARTIFACTS)/repro/junit.xml
 
 .PHONY: e2e-list
 e2e-list: ## List the scenarios (no cluster needed)

@@ -30,6 +30,7 @@ func TestBurst50(t *testing.T) {
 	node := ""
 	f := features.New("burst-50").
 		WithLabel("area", "scale").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			node = workers[1]
 			createNAD(ctx, t, "nad/macvlan-hostlocal-high.yaml")
@@ -43,9 +44,11 @@ func TestBurst50(t *testing.T) {
 		Assess("all 50 pods become Ready", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			pods = allReady(ctx, t, pods, 5*time.Minute)
 			elapsed := time.Since(start)
+			// A measurement, not an assertion: another build's daemon may
+			// run in a cgroup layout this lookup does not know.
 			peak, err := lab.DaemonPeakMemory(ctx, node)
 			if err != nil {
-				t.Errorf("daemon peak memory: %v", err)
+				t.Logf("daemon peak memory not measured: %v", err)
 			}
 			t.Logf("burst: %d pods Ready on %s in %s; daemon peak memory %.1f MiB", n, node, elapsed.Round(100*time.Millisecond), float64(peak)/(1<<20))
 			if dir := lab.S.Artifacts; dir != "" {

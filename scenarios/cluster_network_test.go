@@ -20,6 +20,7 @@ func TestClusterNetwork(t *testing.T) {
 	var a, b *corev1.Pod
 	f := features.New("cluster-network").
 		WithLabel("area", "attach").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			a = createPod(ctx, t, "flannel-a", workers[0], "")
 			b = createPod(ctx, t, "flannel-b", workers[1], "")

@@ -26,6 +26,7 @@ func TestCNIVersions(t *testing.T) {
 	nadName := func(v string) string { return "macvlan-v" + strings.ReplaceAll(v, ".", "") }
 	b := features.New("cni-versions").
 		WithLabel("area", "attach").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			for _, v := range cniVersions {
 				createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml", e2eutil.Named(nadName(v)),

@@ -22,6 +22,7 @@ func TestDefaultRouteOnAttachment(t *testing.T) {
 	var moved, kept *corev1.Pod
 	f := features.New("default-route").
 		WithLabel("area", "attach").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-static-tuning.yaml")
 			moved = createPod(ctx, t, "route-moved", workers[0],

@@ -22,6 +22,7 @@ func TestDeleteReleases(t *testing.T) {
 	var net1IP, eth0IP, sandbox string
 	f := features.New("delete-releases").
 		WithLabel("area", "del").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")
 			pod = createPod(ctx, t, "deleted", workers[0], "macvlan-low")

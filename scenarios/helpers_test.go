@@ -50,7 +50,7 @@ var (
 // given by decoder.MutateNamespace in opts) and creates it.
 func createNAD(ctx context.Context, t *testing.T, fixture string, opts ...decoder.DecodeOption) *nadv1.NetworkAttachmentDefinition {
 	t.Helper()
-	nad, err := e2eutil.LoadNAD(fixture, namespace(ctx), opts...)
+	nad, err := lab.LoadNAD(fixture, namespace(ctx), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func createNAD(ctx context.Context, t *testing.T, fixture string, opts ...decode
 // test (same namespace) may have created already.
 func ensureNAD(ctx context.Context, t *testing.T, fixture string, opts ...decoder.DecodeOption) {
 	t.Helper()
-	nad, err := e2eutil.LoadNAD(fixture, namespace(ctx), opts...)
+	nad, err := lab.LoadNAD(fixture, namespace(ctx), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ func TestMacvlanAttachment(t *testing.T) {
 	var ipA, ipB string
 	f := features.New("macvlan-attachment").
 		WithLabel("area", "attach").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")
 			createNAD(ctx, t, "nad/macvlan-hostlocal-high.yaml")

@@ -7,18 +7,25 @@
 // exactly what the scenario expects.
 //
 //	go test -tags e2e ./scenarios/ -args --kubeconfig=_artifacts/kubeconfig
-//	    [--labels area=attach] [--skip-labels disruptive=true] [--feature REGEX]
+//	    [--labels profile=upstream] [--labels area=attach] [--skip-disruptive]
+//	    [--skip-labels disruptive=true] [--feature REGEX]
+//
+// Every feature carries profile=upstream (behaviour upstream Multus thick
+// has too: the conformance profile, `make conformance`) or
+// profile=extended (our additions); a feature without one fails.
 //
 // Settings beyond the flags come from MT_E2E_* variables (e2eutil.SettingsFrom).
 package scenarios
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +34,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/e2e-framework/pkg/types"
 	"sigs.k8s.io/kind/pkg/cluster"
 
 	"github.com/multus-thick/multus-thick/scenarios/internal/e2eutil"
@@ -46,16 +54,32 @@ type nsKey struct{}
 // startKey holds when the current test started, for log filtering.
 type startKey struct{}
 
+// The profiles a feature's profile label may name.
+var profiles = []string{"upstream", "extended"}
+
+// skipDisruptive leaves out the features that restart the daemon or the
+// nodes (disruptive=true), for clusters that others use meanwhile. It is
+// registered on the flag set e2e-framework parses; MT_E2E_SKIP_DISRUPTIVE=1
+// (make SKIP_DISRUPTIVE=1) does the same.
+var skipDisruptive = flag.Bool("skip-disruptive", false, "skip the features labelled disruptive=true (for shared clusters)")
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
 	settings := e2eutil.SettingsFrom(os.LookupEnv)
+	if err := settings.Validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "scenarios: %v\n", err)
+		return 2
+	}
 	cfg, err := envconf.NewFromFlags()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "scenarios: flags: %v\n", err)
 		return 2
+	}
+	if *skipDisruptive || settings.SkipDisruptive {
+		cfg.WithSkipLabels(withLabel(cfg.SkipLabels(), "disruptive", "true"))
 	}
 	if f := flag.Lookup("test.list"); f != nil && f.Value.String() != "" {
 		// go test -list only names the tests; it must not need a cluster.
@@ -72,6 +96,7 @@ func run(m *testing.M) int {
 	testenv = env.NewWithConfig(cfg)
 	testenv.Setup(setupLab(settings))
 	testenv.BeforeEachTest(createNamespace)
+	testenv.BeforeEachFeature(requireProfile)
 	testenv.AfterEachTest(deleteNamespace)
 	testenv.Finish(exportLogs)
 	return testenv.Run(m)
@@ -101,6 +126,32 @@ func setupLab(s e2eutil.Settings) env.Func {
 }
 
 var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// withLabel returns labels plus key=value, leaving labels unchanged.
+func withLabel(labels map[string][]string, key, value string) map[string][]string {
+	out := map[string][]string{}
+	for k, v := range labels {
+		out[k] = append([]string(nil), v...)
+	}
+	if !slices.Contains(out[key], value) {
+		out[key] = append(out[key], value)
+	}
+	return out
+}
+
+// requireProfile fails the test of a feature that names no profile, so
+// that no scenario drops out of both `make conformance` and the profile
+// table unnoticed. (The hook gets the Test's t, not the feature's, so it
+// reports with Errorf; FailNow would run on the wrong goroutine.)
+func requireProfile(ctx context.Context, _ *envconf.Config, t *testing.T, f types.Feature) (context.Context, error) {
+	for _, p := range profiles {
+		if f.Labels().Contains("profile", p) {
+			return ctx, nil
+		}
+	}
+	t.Errorf("feature %q has no profile label: add WithLabel(\"profile\", %q) or %q (see scenarios/README.md)", f.Name(), profiles[0], profiles[1])
+	return ctx, nil
+}
 
 // createNamespace gives each test its own namespace, "mt-<run>-<test>".
 func createNamespace(ctx context.Context, cfg *envconf.Config, t *testing.T) (context.Context, error) {
@@ -149,20 +200,27 @@ func deleteNamespace(ctx context.Context, cfg *envconf.Config, t *testing.T) (co
 	return ctx, lab.WaitNamespaceGone(ctx, name, 3*time.Minute)
 }
 
-// exportLogs writes the daemon's logs and, through kind, the nodes' logs
-// to MT_E2E_ARTIFACTS when it is set.
+// exportLogs removes the node pods (MT_E2E_NODE_ACCESS=pod), then writes
+// the daemon's logs and, on kind (node access through docker), the nodes'
+// logs to MT_E2E_ARTIFACTS when it is set.
 func exportLogs(ctx context.Context, cfg *envconf.Config) (context.Context, error) {
-	if lab == nil || lab.S.Artifacts == "" {
+	if lab == nil {
 		return ctx, nil
+	}
+	closeErr := lab.Close(ctx)
+	if lab.S.Artifacts == "" {
+		return ctx, closeErr
 	}
 	dir := lab.S.Artifacts
 	if err := lab.ExportDaemonLogs(ctx, filepath.Join(dir, "daemon")); err != nil {
-		return ctx, err
+		return ctx, errors.Join(closeErr, err)
 	}
-	if err := cluster.NewProvider().CollectLogs(lab.S.Cluster, filepath.Join(dir, "kind")); err != nil {
-		return ctx, fmt.Errorf("kind logs of %s: %w", lab.S.Cluster, err)
+	if lab.S.NodeAccess == e2eutil.NodeAccessDocker {
+		if err := cluster.NewProvider().CollectLogs(lab.S.Cluster, filepath.Join(dir, "kind")); err != nil {
+			return ctx, errors.Join(closeErr, fmt.Errorf("kind logs of %s: %w", lab.S.Cluster, err))
+		}
 	}
-	return ctx, nil
+	return ctx, closeErr
 }
 
 // namespace returns the current test's namespace.

@@ -21,6 +21,7 @@ func TestMissingNAD(t *testing.T) {
 	var pod *corev1.Pod
 	f := features.New("missing-nad").
 		WithLabel("area", "attach").
+		WithLabel("profile", "upstream").
 		WithLabel("kind", "negative").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			pod = createPod(ctx, t, "waits-for-nad", workers[0], "macvlan-low")

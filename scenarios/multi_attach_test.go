@@ -21,6 +21,7 @@ func TestMultipleAttachmentsTextForm(t *testing.T) {
 	var pod *corev1.Pod
 	f := features.New("multi-attach-text-form").
 		WithLabel("area", "attach").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			ns := namespace(ctx)
 			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")

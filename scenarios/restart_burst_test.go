@@ -25,6 +25,7 @@ func TestDaemonRestartDuringBurst(t *testing.T) {
 	var pods []*corev1.Pod
 	f := features.New("daemon-restart-during-burst").
 		WithLabel("area", "availability").
+		WithLabel("profile", "extended").
 		WithLabel("disruptive", "true").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")

@@ -24,6 +24,7 @@ func TestStaticIPAndMACJSONForm(t *testing.T) {
 	var pod *corev1.Pod
 	f := features.New("static-ip-mac-json-form").
 		WithLabel("area", "attach").
+		WithLabel("profile", "upstream").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-static-tuning.yaml")
 			pod = createPod(ctx, t, "static", workers[0],

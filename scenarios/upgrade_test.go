@@ -26,6 +26,7 @@ func TestUpgradeThenDelete(t *testing.T) {
 	var prevImage, tagged string
 	f := features.New("upgrade-then-delete").
 		WithLabel("area", "availability").
+		WithLabel("profile", "upstream").
 		WithLabel("disruptive", "true").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			createNAD(ctx, t, "nad/macvlan-hostlocal-low.yaml")

@@ -48,6 +48,8 @@ type upState struct {
 	// daemonImageErr says why the daemon image could not be built; the
 	// daemon step reports it.
 	daemonImageErr error
+	// daemonOverride is LAB_DAEMON_IMAGE's tag once loaded (daemonimage.go).
+	daemonOverride string
 	client         *kube.Client
 	manifest       daemonManifest // LAB_MANIFEST
 }
@@ -169,6 +171,16 @@ func (e *env) upArtifacts(ctx context.Context, st *upState) error {
 		imgs, err := e.buildImages(st, log, labimages.TestPodImage, labimages.FlannelImage)
 		if err != nil {
 			return err
+		}
+		st.images = imgs
+		if img, ok, err := e.daemonImage(ctx, st, log); err != nil {
+			st.daemonImageErr = err
+			e.progress.Note("daemon image: %v", err)
+			return nil
+		} else if ok {
+			st.images, st.daemonOverride = append(st.images, img), img.Ref
+			e.progress.Note("daemon image %s (LAB_DAEMON_IMAGE; not our build)", img.Ref)
+			return nil
 		}
 		daemon, err := e.buildImages(st, log, labimages.DaemonImage)
 		if err != nil {
@@ -348,7 +360,16 @@ func (e *env) upDaemon(ctx context.Context, st *upState) error {
 		if err != nil {
 			return err
 		}
-		if err := annotateImageID(objs, st.imageID(labimages.DaemonImage)); err != nil {
+		if st.daemonOverride != "" {
+			n, err := setImage(objs, st.daemonOverride)
+			if err != nil {
+				return fmt.Errorf("LAB_DAEMON_IMAGE: %w", err)
+			}
+			if n == 0 {
+				return fmt.Errorf("LAB_DAEMON_IMAGE: the manifest has no DaemonSet %s/%s to run %s", daemonNamespace, daemonName, st.daemonOverride)
+			}
+		}
+		if err := annotateImageID(objs, st.imageID(st.daemonRef())); err != nil {
 			return err
 		}
 		dctx, cancel := context.WithTimeout(ctx, rolloutTimeout)

@@ -12,22 +12,29 @@ import (
 	"time"
 )
 
-// event is one line of `go test -json` (cmd/test2json).
+// event is one line of `go test -json` (cmd/test2json; build-output and
+// build-fail come from go build and carry ImportPath instead of Package).
 type event struct {
-	Time    time.Time `json:"Time"`
-	Action  string    `json:"Action"`
-	Package string    `json:"Package"`
-	Test    string    `json:"Test"`
-	Elapsed float64   `json:"Elapsed"`
-	Output  string    `json:"Output"`
+	Time       time.Time `json:"Time"`
+	Action     string    `json:"Action"`
+	Package    string    `json:"Package"`
+	ImportPath string    `json:"ImportPath"`
+	Test       string    `json:"Test"`
+	Elapsed    float64   `json:"Elapsed"`
+	Output     string    `json:"Output"`
 }
 
 // result is what the run said about one test or package.
 type result struct {
 	Name    string
+	Package string
 	Action  string // pass, fail, skip; "" while still running
 	Seconds float64
-	order   int
+	Started time.Time
+	// Output is what the test (or package) printed itself, line by line:
+	// t.Log/t.Error lines, the suite's diagnosis, panics.
+	Output []string
+	order  int
 }
 
 // Main runs the command; it returns the process exit code.
@@ -35,6 +42,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("summary", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	stream := fs.Bool("stream", false, "echo the tests' output while reading")
+	junit := fs.String("junit", "", "also write the results as JUnit XML to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -44,6 +52,13 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	s.Print(stdout)
+	if *junit != "" {
+		if err := WriteJUnitFile(*junit, s); err != nil {
+			fmt.Fprintf(stderr, "summary: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(stdout, "JUnit report: %s\n", *junit)
+	}
 	if s.Failed() {
 		return 1
 	}
@@ -73,7 +88,7 @@ func Read(r io.Reader, echo io.Writer, stream bool) (*Summary, error) {
 			}
 			continue
 		}
-		if stream && ev.Action == "output" {
+		if stream && (ev.Action == "output" || ev.Action == "build-output") {
 			io.WriteString(echo, ev.Output)
 		}
 		s.add(ev)
@@ -86,7 +101,10 @@ func Read(r io.Reader, echo io.Writer, stream bool) (*Summary, error) {
 
 func (s *Summary) add(ev event) {
 	switch ev.Action {
-	case "run", "pass", "fail", "skip":
+	case "run", "pass", "fail", "skip", "output":
+	case "build-output":
+		// "pkg [pkg.test]": the compiler's messages belong to the package.
+		ev.Package, _, _ = strings.Cut(ev.ImportPath, " ")
 	default:
 		return
 	}
@@ -97,17 +115,25 @@ func (s *Summary) add(ev event) {
 	r, ok := m[key]
 	if !ok {
 		s.n++
-		r = &result{Name: name, order: s.n}
+		r = &result{Name: name, Package: ev.Package, order: s.n, Started: ev.Time}
 		m[key] = r
 	}
-	if ev.Action != "run" {
+	switch ev.Action {
+	case "run":
+	case "output", "build-output":
+		r.Output = append(r.Output, strings.TrimRight(ev.Output, "\n"))
+	default:
 		r.Action, r.Seconds = ev.Action, ev.Elapsed
 	}
 }
 
-// Failed reports whether any test or package failed, or a test never
-// finished (the binary died or timed out mid-test).
+// Failed reports whether any test or package failed, a test never
+// finished (the binary died or timed out mid-test), or nothing ran at all
+// (an empty stream must not pass a CI job).
 func (s *Summary) Failed() bool {
+	if len(s.packages) == 0 {
+		return true
+	}
 	for _, r := range s.tests {
 		if r.Action == "fail" || r.Action == "" {
 			return true

@@ -30,12 +30,13 @@ func LoadNAD(path, ns string, opts ...decoder.DecodeOption) (*nadv1.NetworkAttac
 }
 
 // LoadPod reads the test pod fixture as pod name in namespace ns, with the
-// lab's test image.
+// suite's test image and pull policy.
 func (l *Lab) LoadPod(ns, name string, opts ...decoder.DecodeOption) (*corev1.Pod, error) {
 	pod := &corev1.Pod{}
 	base := []decoder.DecodeOption{decoder.MutateNamespace(ns), Named(name), decoder.MutateOption(func(o k8s.Object) error {
 		for i := range o.(*corev1.Pod).Spec.Containers {
 			o.(*corev1.Pod).Spec.Containers[i].Image = l.S.TestImage
+			o.(*corev1.Pod).Spec.Containers[i].ImagePullPolicy = corev1.PullPolicy(l.S.PullPolicy)
 		}
 		return nil
 	})}
@@ -101,4 +102,56 @@ func EditNADConfig(nad *nadv1.NetworkAttachmentDefinition, edit func(conf map[st
 	}
 	nad.Spec.Config = string(b)
 	return nil
+}
+
+// LoadNAD is the package's LoadNAD with the suite's settings applied: the
+// fixtures' macvlan master (eth0, a kind node's link) becomes S.Master, so
+// the same fixtures run on a cluster whose nodes name their link otherwise.
+func (l *Lab) LoadNAD(path, ns string, opts ...decoder.DecodeOption) (*nadv1.NetworkAttachmentDefinition, error) {
+	return LoadNAD(path, ns, append([]decoder.DecodeOption{WithMaster(l.S.Master)}, opts...)...)
+}
+
+// WithMaster sets the "master" key of a NAD's config, and of each plugin
+// of a conflist, to master wherever the fixture sets one. A config that
+// already says master is left byte for byte as the fixture wrote it.
+func WithMaster(master string) decoder.DecodeOption {
+	return decoder.MutateOption(func(o k8s.Object) error {
+		nad, ok := o.(*nadv1.NetworkAttachmentDefinition)
+		if !ok || master == "" {
+			return nil
+		}
+		conf := map[string]any{}
+		if err := json.Unmarshal([]byte(nad.Spec.Config), &conf); err != nil {
+			return fmt.Errorf("NAD %s spec.config: %w", nad.Name, err)
+		}
+		if !SetMaster(conf, master) {
+			return nil
+		}
+		b, err := json.Marshal(conf)
+		if err != nil {
+			return fmt.Errorf("NAD %s spec.config: %w", nad.Name, err)
+		}
+		nad.Spec.Config = string(b)
+		return nil
+	})
+}
+
+// SetMaster rewrites every "master" key of conf (top level and plugins)
+// to master and reports whether anything changed.
+func SetMaster(conf map[string]any, master string) bool {
+	changed := false
+	set := func(m map[string]any) {
+		if v, ok := m["master"]; ok && v != master {
+			m["master"] = master
+			changed = true
+		}
+	}
+	set(conf)
+	plugins, _ := conf["plugins"].([]any)
+	for _, p := range plugins {
+		if m, ok := p.(map[string]any); ok {
+			set(m)
+		}
+	}
+	return changed
 }

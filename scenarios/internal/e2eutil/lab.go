@@ -30,7 +30,8 @@ type Lab struct {
 	Nodes Nodes
 }
 
-// New connects to the cluster cfg points at.
+// New connects to the cluster cfg points at. run serves the node-side
+// checks when they go through docker (s.NodeAccess).
 func New(cfg *envconf.Config, s Settings, run Runner) (*Lab, error) {
 	// The e2e-framework's resources use client-go's scheme; NADs must be in
 	// it to be created and read as typed objects.
@@ -53,7 +54,14 @@ func New(cfg *envconf.Config, s Settings, run Runner) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab clientset: %w", err)
 	}
-	return &Lab{S: s, Res: client.Resources(), Kube: kube, Nodes: Nodes{Run: run}}, nil
+	l := &Lab{S: s, Res: client.Resources(), Kube: kube, Nodes: Nodes{Shell: DockerShell{Run: run}}}
+	if s.NodeAccess == NodeAccessPod {
+		// A Resources value of its own: WithNamespace on a shared one would
+		// scope the scenarios' calls too.
+		l.Nodes.Shell = &PodShell{Res: client.Resources(), Namespace: "mt-" + s.RunID + "-nodes",
+			Image: s.NodeImage, Busybox: s.Busybox, RunID: s.RunID, PullPolicy: corev1.PullPolicy(s.PullPolicy)}
+	}
+	return l, nil
 }
 
 // Workers returns the names of the schedulable worker nodes, sorted, and
@@ -141,4 +149,13 @@ func eventTime(e corev1.Event) time.Time {
 		return e.EventTime.Time
 	}
 	return e.CreationTimestamp.Time
+}
+
+// Close releases what the suite made for itself outside the scenarios'
+// namespaces (the node pods of MT_E2E_NODE_ACCESS=pod).
+func (l *Lab) Close(ctx context.Context) error {
+	if ps, ok := l.Nodes.Shell.(*PodShell); ok {
+		return ps.Close(ctx)
+	}
+	return nil
 }

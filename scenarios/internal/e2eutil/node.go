@@ -33,19 +33,39 @@ func (ExecRunner) Run(ctx context.Context, name string, args ...string) ([]byte,
 	return out.Bytes(), nil
 }
 
-// Nodes reaches into kind node containers (a kind node's container name is
-// its Kubernetes node name).
-type Nodes struct {
+// Shell runs a shell script as root in a node's own root filesystem,
+// network and PID namespaces, and returns its stdout.
+type Shell interface {
+	Sh(ctx context.Context, node, script string) (string, error)
+}
+
+// DockerShell reaches kind nodes with `docker exec` (a kind node's
+// container name is its Kubernetes node name).
+type DockerShell struct {
 	Run Runner
 }
 
-// Sh runs a shell script inside node's root.
-func (n Nodes) Sh(ctx context.Context, node, script string) (string, error) {
-	out, err := n.Run.Run(ctx, "docker", "exec", node, "sh", "-c", script)
+var _ Shell = DockerShell{}
+
+// Sh implements Shell.
+func (d DockerShell) Sh(ctx context.Context, node, script string) (string, error) {
+	out, err := d.Run.Run(ctx, "docker", "exec", node, "sh", "-c", script)
 	if err != nil {
 		return "", fmt.Errorf("node %s: %w", node, err)
 	}
 	return string(out), nil
+}
+
+// Nodes holds the node-side checks. They read only what CNI leaves on the
+// node (host-local leases, libcni and scratch caches, links, processes),
+// never the daemon's own logs or files, so they hold for any thick plugin.
+type Nodes struct {
+	Shell Shell
+}
+
+// Sh runs a shell script inside node's root.
+func (n Nodes) Sh(ctx context.Context, node, script string) (string, error) {
+	return n.Shell.Sh(ctx, node, script)
 }
 
 // HostLocalLeases returns host-local's reservations for network on node:

@@ -24,7 +24,7 @@ func (localRunner) Run(ctx context.Context, name string, args ...string) ([]byte
 
 func TestNodeScripts(t *testing.T) {
 	ctx := context.Background()
-	n := Nodes{Run: localRunner{}}
+	n := Nodes{Shell: DockerShell{Run: localRunner{}}}
 	dir := t.TempDir()
 	net := filepath.Join(dir, "networks", "mt-macvlan-low")
 	if err := os.MkdirAll(net, 0o755); err != nil {

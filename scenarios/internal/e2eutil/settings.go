@@ -5,7 +5,18 @@ package e2eutil
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strings"
+)
+
+// How the node-side checks reach a node (Settings.NodeAccess).
+const (
+	// NodeAccessDocker runs `docker exec <node>`: kind nodes are docker
+	// containers named after their node, on the machine running the suite.
+	NodeAccessDocker = "docker"
+	// NodeAccessPod runs the checks in a privileged pod on the node (host
+	// PID and network, the node's root at /host), for any cluster.
+	NodeAccessPod = "pod"
 )
 
 // Settings says where the lab's pieces are. Every field has a default that
@@ -35,8 +46,19 @@ type Settings struct {
 	// FaultLog is the recordFile our cni-fault NAD fixtures write to, on
 	// the node.
 	FaultLog string
-	// Master is the node interface macvlan NADs sit on.
+	// Master is the node interface macvlan NADs sit on: the fixtures say
+	// eth0 (a kind node's link) and are rewritten to Master when it differs.
 	Master string
+	// NodeAccess is how node-side checks (leases, caches, veths, processes)
+	// reach a node: NodeAccessDocker or NodeAccessPod. NodeImage is the
+	// image of the node pods (default TestImage; it needs busybox's chroot
+	// and sleep applets at Busybox).
+	NodeAccess string
+	NodeImage  string
+	// PullPolicy is the test and node pods' imagePullPolicy: Never on the
+	// lab (its images are loaded, nothing is pulled); IfNotPresent lets
+	// another cluster's nodes fetch TestImage from its registry.
+	PullPolicy string
 	// UpgradeImage, when set, names a different daemon image to roll to in
 	// the upgrade scenario; otherwise the current image is re-tagged on
 	// every node, which replaces every daemon container but not the code.
@@ -47,6 +69,9 @@ type Settings struct {
 	Artifacts string
 	// RunID prefixes every namespace the suite creates.
 	RunID string
+	// SkipDisruptive leaves out the features labelled disruptive=true
+	// (shared clusters); the --skip-disruptive flag sets it too.
+	SkipDisruptive bool
 }
 
 // DefaultSettings are the lab's names (deployments/, lab/).
@@ -63,6 +88,8 @@ func DefaultSettings() Settings {
 		HostLocalDir:    "/var/lib/cni/networks",
 		FaultLog:        "/var/log/cni-fault.log",
 		Master:          "eth0",
+		NodeAccess:      NodeAccessDocker,
+		PullPolicy:      "Never",
 	}
 }
 
@@ -83,6 +110,9 @@ func SettingsFrom(lookup func(string) (string, bool)) Settings {
 		"MT_E2E_HOSTLOCAL_DIR": &s.HostLocalDir,
 		"MT_E2E_FAULT_LOG":     &s.FaultLog,
 		"MT_E2E_MASTER":        &s.Master,
+		"MT_E2E_NODE_ACCESS":   &s.NodeAccess,
+		"MT_E2E_NODE_IMAGE":    &s.NodeImage,
+		"MT_E2E_PULL_POLICY":   &s.PullPolicy,
 		"MT_E2E_UPGRADE_IMAGE": &s.UpgradeImage,
 		"MT_E2E_ARTIFACTS":     &s.Artifacts,
 		"MT_E2E_RUN_ID":        &s.RunID,
@@ -97,8 +127,10 @@ func SettingsFrom(lookup func(string) (string, bool)) Settings {
 			s.Kubeconfig = v
 		}
 	}
-	if v, ok := lookup("MT_E2E_KEEP"); ok {
-		s.Keep = v == "1" || strings.EqualFold(v, "true")
+	s.Keep = truthy(lookup("MT_E2E_KEEP"))
+	s.SkipDisruptive = truthy(lookup("MT_E2E_SKIP_DISRUPTIVE"))
+	if s.NodeImage == "" {
+		s.NodeImage = s.TestImage
 	}
 	if s.RunID == "" {
 		b := make([]byte, 2)
@@ -106,4 +138,43 @@ func SettingsFrom(lookup func(string) (string, bool)) Settings {
 		s.RunID = hex.EncodeToString(b)
 	}
 	return s
+}
+
+// Validate reports settings the suite cannot run with, naming the variable.
+func (s Settings) Validate() error {
+	switch s.NodeAccess {
+	case NodeAccessDocker, NodeAccessPod:
+	default:
+		return fmt.Errorf("MT_E2E_NODE_ACCESS=%q: want %q (kind nodes on this machine) or %q (a privileged pod per node)",
+			s.NodeAccess, NodeAccessDocker, NodeAccessPod)
+	}
+	switch s.PullPolicy {
+	case "Never", "IfNotPresent", "Always":
+	default:
+		return fmt.Errorf("MT_E2E_PULL_POLICY=%q: want Never, IfNotPresent or Always", s.PullPolicy)
+	}
+	if s.Master == "" || len(s.Master) > 15 || strings.ContainsAny(s.Master, " /") {
+		return fmt.Errorf("MT_E2E_MASTER=%q is not an interface name", s.Master)
+	}
+	if s.RunID != "" && !dnsLabel(s.RunID) {
+		return fmt.Errorf("MT_E2E_RUN_ID=%q: namespaces are named after it; use lower-case letters, digits and '-'", s.RunID)
+	}
+	return nil
+}
+
+// truthy reads a boolean variable: "1" or "true" (any case) is on.
+func truthy(v string, ok bool) bool {
+	return ok && (v == "1" || strings.EqualFold(v, "true"))
+}
+
+func dnsLabel(v string) bool {
+	if len(v) > 20 || v[0] == '-' || v[len(v)-1] == '-' {
+		return false
+	}
+	for _, c := range v {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }
