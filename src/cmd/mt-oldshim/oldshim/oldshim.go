@@ -19,9 +19,9 @@ const DefaultLog = "/var/log/mt-oldshim.log"
 
 // Outcomes written to the log.
 const (
-	Dropped   = "dropped"   // the /healthz probe failed: upstream drops the DEL
-	Sent      = "sent"      // the daemon answered the DEL with 200
-	Failed    = "failed"    // the daemon answered with an error (upstream logs it, exits 0)
+	Dropped   = "dropped" // the /healthz probe failed: upstream drops the DEL
+	Sent      = "sent"    // the daemon answered the DEL with 200
+	Failed    = "failed"  // the daemon answered with an error (upstream logs it, exits 0)
 	probeWait = 5 * time.Second
 )
 
