@@ -117,6 +117,8 @@ func TestDaemonConfig(t *testing.T) {
 		"multusConfigFile":    "auto",
 		"socketDir":           "/host/run/multus/",
 		"cniDir":              "/var/lib/cni/multus",
+		// flannel's subnet.env as the daemon sees it through /hostroot.
+		"readinessindicatorfile": "/hostroot/run/flannel/subnet.env",
 	}
 	for k, v := range want {
 		if cfg[k] != v {
