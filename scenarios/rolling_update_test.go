@@ -122,6 +122,16 @@ func rollingUpdateFeature(name string, oldShim bool) features.Feature {
 					}
 				}()
 			}
+			if oldShim {
+				// The rollout's installer puts our shim back on the
+				// worker; put the old one back each time, so that it
+				// serves the DELs of the whole rollout, handover included.
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					keepOldShim(ctx, node, stop)
+				}()
+			}
 			start := time.Now()
 			if err := lab.RestartDaemon(ctx); err != nil {
 				close(stop)
@@ -188,6 +198,9 @@ func rollingUpdateFeature(name string, oldShim bool) features.Feature {
 				}
 			}
 			t.Logf("DELs through mt-oldshim on %s: %v", workers[0], counts)
+			if counts["sent"] == 0 {
+				t.Error("no DEL went through mt-oldshim: the run proves nothing about it")
+			}
 			return ctx
 		}).
 		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -218,13 +231,34 @@ func installOldShim(ctx context.Context, node string) (restore func(context.Cont
 	if _, err := lab.Nodes.Run.Run(ctx, "docker", "cp", src, node+":"+dir+"/multus-shim.mt-old"); err != nil {
 		return nil, err
 	}
-	script := fmt.Sprintf("set -e; cd %s; cp -a multus-shim multus-shim.mt-orig; rm -f %s; mv -f multus-shim.mt-old multus-shim", dir, oldShimLog)
+	script := fmt.Sprintf("set -e; cd %s; cp -a multus-shim multus-shim.mt-orig; rm -f %s; "+
+		"cp -a multus-shim.mt-old multus-shim.mt-tmp; mv -f multus-shim.mt-tmp multus-shim", dir, oldShimLog)
 	if _, err := lab.Nodes.Sh(ctx, node, script); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context) error {
-		_, err := lab.Nodes.Sh(ctx, node, fmt.Sprintf("set -e; cd %s; rm -f multus-shim.mt-old; "+
+		_, err := lab.Nodes.Sh(ctx, node, fmt.Sprintf("set -e; cd %s; rm -f multus-shim.mt-old multus-shim.mt-tmp; "+
 			"if [ -f multus-shim.mt-orig ]; then mv -f multus-shim.mt-orig multus-shim; fi", dir))
 		return err
 	}, nil
+}
+
+// keepOldShim re-installs mt-oldshim (kept by installOldShim as
+// multus-shim.mt-old) whenever something replaced it, until stop; at most
+// every 300 ms, and never past ctx.
+func keepOldShim(ctx context.Context, node string, stop <-chan struct{}) {
+	script := "cd /opt/cni/bin; cmp -s multus-shim multus-shim.mt-old || " +
+		"{ cp -a multus-shim.mt-old multus-shim.mt-tmp && mv -f multus-shim.mt-tmp multus-shim; }"
+	tick := time.NewTicker(300 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			_, _ = lab.Nodes.Sh(ctx, node, script) // a failed round is retried on the next tick
+		}
+	}
 }
