@@ -88,6 +88,12 @@ func TestNodeReboot(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("%s and its %d pods back after %s", node, n, time.Since(start).Round(time.Second))
+			// Evidence, not an assertion (flannel may win the race): did
+			// the daemon hold requests until subnet.env was back?
+			if lines, err := lab.DaemonLogLines(ctx, node, start, "waiting for the primary network",
+				"waiting for the readiness indicator file", "/readyz: not ready"); err == nil {
+				t.Logf("daemon on %s: %d log lines of waiting for the primary network", node, len(lines))
+			}
 			return ctx
 		}).
 		Assess("every pod has eth0 and net1 in both oracles", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
