@@ -62,7 +62,7 @@ func TestNodeReboot(t *testing.T) {
 		}).
 		Assess("the worker restarts and every pod comes back Ready", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			start := time.Now()
-			if _, err := lab.Nodes.Run.Run(ctx, "docker", "restart", node); err != nil {
+			if err := dockerOnHost(ctx, "restart", node); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("docker restart %s took %s", node, time.Since(start).Round(time.Second))
@@ -143,4 +143,16 @@ func restartedAndReady(p *corev1.Pod) bool {
 		ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
 	}
 	return restarted && ready
+}
+
+// dockerOnHost runs docker on the machine hosting the kind nodes: restarts
+// and copies into a node need the node container itself, which the pod
+// node access cannot reach.
+func dockerOnHost(ctx context.Context, args ...string) error {
+	if lab.S.NodeAccess != e2eutil.NodeAccessDocker {
+		return fmt.Errorf("docker %s needs MT_E2E_NODE_ACCESS=%s (the nodes are kind containers), got %q",
+			args[0], e2eutil.NodeAccessDocker, lab.S.NodeAccess)
+	}
+	_, err := e2eutil.ExecRunner{}.Run(ctx, "docker", args...)
+	return err
 }

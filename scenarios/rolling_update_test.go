@@ -228,7 +228,7 @@ func installOldShim(ctx context.Context, node string) (restore func(context.Cont
 		return nil, fmt.Errorf("mt-oldshim not built (run make build): %w", err)
 	}
 	const dir = "/opt/cni/bin"
-	if _, err := lab.Nodes.Run.Run(ctx, "docker", "cp", src, node+":"+dir+"/multus-shim.mt-old"); err != nil {
+	if err := dockerOnHost(ctx, "cp", src, node+":"+dir+"/multus-shim.mt-old"); err != nil {
 		return nil, err
 	}
 	script := fmt.Sprintf("set -e; cd %s; cp -a multus-shim multus-shim.mt-orig; rm -f %s; "+
