@@ -3,6 +3,7 @@ package deployments
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -117,6 +118,8 @@ func TestDaemonConfig(t *testing.T) {
 		"multusConfigFile":    "auto",
 		"socketDir":           "/host/run/multus/",
 		"cniDir":              "/var/lib/cni/multus",
+		// flannel's subnet.env as the daemon sees it through /hostroot.
+		"readinessindicatorfile": "/hostroot/run/flannel/subnet.env",
 	}
 	for k, v := range want {
 		if cfg[k] != v {
@@ -362,4 +365,14 @@ func hostPathVolume(t *testing.T, ds *unstructured.Unstructured, path string) st
 	}
 	t.Fatalf("no hostPath volume for %s", path)
 	return ""
+}
+
+// The rolling update surges: the next daemon serves before the old one
+// stops, so no DEL from a probe-once (upstream) shim finds no daemon.
+func TestDaemonSetUpdateSurges(t *testing.T) {
+	ds := only(t, "DaemonSet")
+	ru, _, _ := unstructured.NestedMap(ds.Object, "spec", "updateStrategy", "rollingUpdate")
+	if fmt.Sprint(ru["maxSurge"]) != "1" || fmt.Sprint(ru["maxUnavailable"]) != "0" {
+		t.Errorf("rollingUpdate = %v, want maxSurge 1 and maxUnavailable 0", ru)
+	}
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,10 +11,10 @@ import (
 )
 
 func main() {
-	// SIGTERM/SIGINT start the graceful stop: /readyz fails, in-flight
-	// requests drain, 00-multus.conf stays.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	code := daemon.Main(ctx, os.Args[1:], os.Stderr)
-	stop()
-	os.Exit(code)
+	// SIGTERM/SIGINT start the graceful stop (/readyz fails, everything
+	// else is served for shutdownDrainPeriod, in-flight requests finish,
+	// 00-multus.conf stays); a second signal cuts the drain short.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	os.Exit(daemon.Main(signals, os.Args[1:], os.Stderr))
 }

@@ -31,6 +31,8 @@ const (
 	DefaultMaxConcurrent    = 16
 	DefaultRequestTimeout   = 5 * time.Minute
 	DefaultShutdownGrace    = 10 * time.Second
+	DefaultShutdownDrain    = 10 * time.Second
+	DefaultReadinessTimeout = 45 * time.Second
 	DefaultAPIQPS           = 50
 	DefaultAPIBurst         = 50
 	DefaultPodLookupTimeout = 10 * time.Second
@@ -89,6 +91,8 @@ type Config struct {
 	RequestTimeout         Duration `json:"requestTimeout"`
 	DeleteConfOnExit       bool     `json:"deleteConfOnExit"`
 	ShutdownGracePeriod    Duration `json:"shutdownGracePeriod"`
+	ShutdownDrainPeriod    Duration `json:"shutdownDrainPeriod"`       // all but /readyz served after SIGTERM; 0: none
+	ReadinessTimeout       Duration `json:"readinessIndicatorTimeout"` // bounds every wait for readinessindicatorfile
 
 	// Ours: Kubernetes client.
 	Kubeconfig       string   `json:"kubeconfig"`
@@ -244,6 +248,8 @@ func defaults() *Config {
 		MaxConcurrentDelegates: DefaultMaxConcurrent,
 		RequestTimeout:         Duration(DefaultRequestTimeout),
 		ShutdownGracePeriod:    Duration(DefaultShutdownGrace),
+		ShutdownDrainPeriod:    Duration(DefaultShutdownDrain),
+		ReadinessTimeout:       Duration(DefaultReadinessTimeout),
 		APIQPS:                 DefaultAPIQPS,
 		APIBurst:               DefaultAPIBurst,
 		PodLookupTimeout:       Duration(DefaultPodLookupTimeout),

@@ -80,6 +80,21 @@ func TestParse(t *testing.T) {
 			wantErr: []string{`"requestTimeout"`, "duration string"}},
 		{name: "zero duration", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","shutdownGracePeriod":"0s"}`,
 			wantErr: []string{`"shutdownGracePeriod": must be > 0`}},
+		{name: "drain and readiness defaults", file: minimalAuto, check: func(t *testing.T, c *Config) {
+			if c.ShutdownDrainPeriod.D() != 10*time.Second || c.ReadinessTimeout.D() != 45*time.Second {
+				t.Errorf("shutdownDrainPeriod %s, readinessIndicatorTimeout %s", c.ShutdownDrainPeriod.D(), c.ReadinessTimeout.D())
+			}
+		}},
+		{name: "zero drain means none", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","shutdownDrainPeriod":"0s"}`,
+			check: func(t *testing.T, c *Config) {
+				if c.ShutdownDrainPeriod != 0 {
+					t.Errorf("shutdownDrainPeriod = %s", c.ShutdownDrainPeriod.D())
+				}
+			}},
+		{name: "negative drain", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","shutdownDrainPeriod":"-1s"}`,
+			wantErr: []string{`"shutdownDrainPeriod": must not be negative`}},
+		{name: "zero readiness timeout", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","readinessIndicatorTimeout":"0s"}`,
+			wantErr: []string{`"readinessIndicatorTimeout": must be > 0`}},
 		{name: "unknown log level is a warning", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","logLevel":"loud"}`,
 			check: func(t *testing.T, c *Config) {
 				if c.LogLevel != DefaultLogLevel {

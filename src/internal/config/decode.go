@@ -94,10 +94,12 @@ func (c *Config) validate() error {
 		"delegateTimeout": c.DelegateTimeout, "requestTimeout": c.RequestTimeout,
 		"shutdownGracePeriod": c.ShutdownGracePeriod, "podLookupTimeout": c.PodLookupTimeout,
 		"apiTimeout": c.APITimeout, "nadRetryTimeout": c.NADRetryTimeout,
+		"readinessIndicatorTimeout": c.ReadinessTimeout,
 	} {
 		check(d <= 0, key, "must be > 0, got %s", d.D())
 	}
-	for key, d := range map[string]Duration{"shimReadinessTimeout": c.ShimReadinessTimeout, "shimTimeout": c.ShimTimeout} {
+	for key, d := range map[string]Duration{"shimReadinessTimeout": c.ShimReadinessTimeout, "shimTimeout": c.ShimTimeout,
+		"shutdownDrainPeriod": c.ShutdownDrainPeriod} {
 		check(d < 0, key, "must not be negative, got %s", d.D())
 	}
 	check(c.LogOptions.MaxSize < 0 || c.LogOptions.MaxAge < 0 || c.LogOptions.MaxBackups < 0,

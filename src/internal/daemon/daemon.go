@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
@@ -52,20 +53,53 @@ type Env struct {
 	IsRoot func() bool
 	// NewBackend builds the CNI backend; nil means attach.New.
 	NewBackend func(attach.Options) (server.CNI, error)
-	// Readiness indicator polling (upstream: every 1 s for 45 s).
-	ReadinessInterval, ReadinessTimeout time.Duration
+	// ReadinessInterval is how often the readiness indicator file is
+	// looked at while something waits for it (upstream: 1 s); the bound is
+	// the readinessIndicatorTimeout key.
+	ReadinessInterval time.Duration
 	// PrimaryTimeout bounds auto mode's wait for a primary config
 	// (upstream: 120 s).
 	PrimaryTimeout time.Duration
 	// KubeSyncTimeout bounds the wait for the informer caches (upstream
 	// waits 20 s; a failed sync is only logged).
 	KubeSyncTimeout time.Duration
+	// Hurry is closed to cut the drain short (a second signal); nil: never.
+	Hurry <-chan struct{}
 }
 
-// Main runs the daemon with the real process environment until ctx ends
-// (the caller cancels it on SIGTERM/SIGINT) and returns the exit code.
-func Main(ctx context.Context, args []string, stderr io.Writer) int {
-	return Run(ctx, Env{Args: args, Stderr: stderr})
+// Main runs the daemon with the real process environment and returns the
+// exit code. The first value on signals (SIGTERM/SIGINT) starts the
+// graceful stop; a second one cuts the drain period short.
+func Main(signals <-chan os.Signal, args []string, stderr io.Writer) int {
+	ctx, hurry, stop := fromSignals(signals)
+	defer stop()
+	return Run(ctx, Env{Args: args, Stderr: stderr, Hurry: hurry})
+}
+
+// fromSignals turns a signal stream into the stop context (ended by the
+// first signal) and the hurry channel (closed by the second). Later
+// signals are absorbed: the stop is already as short as it gets, and the
+// kubelet's SIGKILL ends anything longer.
+func fromSignals(signals <-chan os.Signal) (context.Context, <-chan struct{}, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	hurry, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-done:
+				return
+			case <-signals:
+				switch n {
+				case 1:
+					cancel()
+				case 2:
+					close(hurry)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return ctx, hurry, func() { once.Do(func() { close(done); cancel() }) }
 }
 
 func (e *Env) defaults() {
@@ -86,9 +120,6 @@ func (e *Env) defaults() {
 	}
 	if e.ReadinessInterval <= 0 {
 		e.ReadinessInterval = time.Second
-	}
-	if e.ReadinessTimeout <= 0 {
-		e.ReadinessTimeout = 45 * time.Second
 	}
 	if e.PrimaryTimeout <= 0 {
 		e.PrimaryTimeout = 120 * time.Second

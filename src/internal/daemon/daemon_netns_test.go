@@ -88,7 +88,8 @@ func bridgeConflist(name, bridge, subnet, ipamDir string) string {
 		`"ipam":{"type":"host-local","dataDir":%q,"ranges":[[{"subnet":%q}]]}}]}`, name, bridge, ipamDir, subnet)
 }
 
-func newProcEnv(t *testing.T) *procEnv {
+// newProcEnv lays out a node; extra keys are merged into daemon-config.
+func newProcEnv(t *testing.T, extra ...map[string]any) *procEnv {
 	bin, plugins := requireBins(t)
 	root, err := os.MkdirTemp("", "mt")
 	if err != nil {
@@ -119,6 +120,12 @@ func newProcEnv(t *testing.T) *procEnv {
 		"socketDir": e.sockDir, "binDir": plugins, "cniDir": filepath.Join(root, "cache"), "confDir": e.netDir,
 		"defaultNetworks": []string{"second"}, "logLevel": "debug", "logFile": e.logFile,
 		"shutdownGracePeriod": "5s", "delegateTimeout": "30s", "shimReadinessTimeout": "20s",
+		"shutdownDrainPeriod": "1s",
+	}
+	for _, m := range extra {
+		for k, v := range m {
+			cfg[k] = v
+		}
 	}
 	data, _ := json.Marshal(cfg)
 	write(e.config, string(data))
@@ -136,22 +143,29 @@ func newProcEnv(t *testing.T) *procEnv {
 // forked from a thread inside ns.Do inherits that thread's namespace.
 func (e *procEnv) start() {
 	e.t.Helper()
-	cmd := exec.Command(filepath.Join(e.bin, "multus-daemon"), "-config", e.config)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} // no KUBERNETES_SERVICE_HOST: files only
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := e.node.Do(func(ns.NetNS) error { return cmd.Start() })
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.daemon, e.exited = cmd, make(chan error, 1)
-	go func() { e.exited <- cmd.Wait() }()
+	stderr := e.launch()
 	c := client.New(api.SocketPath(e.sockDir))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := c.WaitReady(ctx, 50*time.Millisecond); err != nil {
 		e.t.Fatalf("daemon not ready: %v; stderr: %s", err, stderr.String())
 	}
+}
+
+// launch starts the daemon process without waiting for it.
+func (e *procEnv) launch() *syncBuffer {
+	e.t.Helper()
+	cmd := exec.Command(filepath.Join(e.bin, "multus-daemon"), "-config", e.config)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} // no KUBERNETES_SERVICE_HOST: files only
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	err := e.node.Do(func(ns.NetNS) error { return cmd.Start() })
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.daemon, e.exited = cmd, make(chan error, 1)
+	go func() { e.exited <- cmd.Wait() }()
+	return stderr
 }
 
 // stop signals the daemon and returns its exit code (-1 if not running).

@@ -76,6 +76,7 @@ func (l *layout) daemonConfig(t *testing.T, extra map[string]any) {
 	c := map[string]any{
 		"cniVersion": "0.4.0", "socketDir": l.sock, "multusAutoconfigDir": l.auto, "cniConfigDir": l.conf,
 		"logLevel": "debug", "logToStderr": true, "shutdownGracePeriod": "2s",
+		"shutdownDrainPeriod": "0s", "readinessIndicatorTimeout": "200ms",
 	}
 	for k, v := range extra {
 		c[k] = v
@@ -112,7 +113,6 @@ func testEnv(l *layout, stderr *syncBuffer, backend *stubBackend) Env {
 			return backend, nil
 		},
 		ReadinessInterval: 10 * time.Millisecond,
-		ReadinessTimeout:  200 * time.Millisecond,
 		PrimaryTimeout:    200 * time.Millisecond,
 	}
 }
@@ -313,7 +313,10 @@ func TestRunDeleteConfOnExit(t *testing.T) {
 	}
 }
 
-func TestRunReadinessRemovedExits2(t *testing.T) {
+// Upstream exits 2 and deletes 00-multus.conf when the readiness file goes
+// (flannel restarting); we keep running and the conf, and gate instead:
+// /readyz fails and new STATUS/ADD/GC wait (bounded) until it is back.
+func TestRunReadinessRemovedGatesInsteadOfExiting(t *testing.T) {
 	t.Parallel()
 	l := newLayout(t)
 	ready := filepath.Join(l.root, "ready")
@@ -323,26 +326,80 @@ func TestRunReadinessRemovedExits2(t *testing.T) {
 	l.daemonConfig(t, map[string]any{"readinessindicatorfile": ready})
 	l.primary(t)
 	var stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	code := make(chan int, 1)
-	go func() { code <- Run(ctx, testEnv(l, &stderr, &stubBackend{})) }()
+	backend := &stubBackend{}
+	stop := runDaemon(t, testEnv(l, &stderr, backend))
 	confFile := filepath.Join(l.conf, "00-multus.conf")
 	waitFor(t, "00-multus.conf", func() bool { return exists(confFile) })
-	waitFor(t, "ready log", func() bool { return strings.Contains(stderr.String(), "msg=ready") })
+	c := client.New(api.SocketPath(l.sock))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	status := func() error {
+		_, err := c.CNI(ctx, &api.Request{Env: map[string]string{"CNI_COMMAND": "STATUS"}, Config: []byte(`{"cniVersion":"0.4.0"}`)})
+		return err
+	}
 	if err := os.Remove(ready); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case got := <-code:
-		if got != 2 {
-			t.Errorf("exit code %d, want 2", got)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("daemon kept running after the readiness file was removed")
+	if err := c.Readyz(ctx); err == nil {
+		t.Error("/readyz answers 200 without the readiness file")
 	}
-	if exists(confFile) {
-		t.Error("00-multus.conf kept after the readiness file was removed")
+	err := status()
+	var ce *cnitypes.Error
+	if !errors.As(err, &ce) || ce.Code != cnitypes.ErrTryAgainLater || !strings.Contains(ce.Msg, ready) {
+		t.Errorf("STATUS without the file = %v, want try-again-later naming %s", err, ready)
+	}
+	if !exists(confFile) {
+		t.Error("00-multus.conf removed with the readiness file")
+	}
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(ctx, 20*time.Millisecond); err != nil {
+		t.Fatalf("not ready again after the file came back: %v", err)
+	}
+	if err := status(); err != nil {
+		t.Errorf("STATUS after the file came back: %v", err)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d, want 0 (the daemon kept running); stderr:\n%s", code, stderr.String())
+	}
+}
+
+// Non-auto mode: the same gate from the daemon-config key, and /readyz
+// fails until the file exists.
+func TestRunNonAutoReadinessGate(t *testing.T) {
+	t.Parallel()
+	l := newLayout(t)
+	user := filepath.Join(l.root, "70-multus.conf")
+	if err := os.WriteFile(user, []byte(`{"cniVersion":"0.4.0","name":"m","type":"multus-shim","delegates":[{"type":"bridge"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ready := filepath.Join(l.root, "flannel", "subnet.env")
+	l.daemonConfig(t, map[string]any{"multusConfigFile": user, "readinessindicatorfile": ready, "readinessIndicatorTimeout": "1h"})
+	var stderr syncBuffer
+	stop := runDaemon(t, testEnv(l, &stderr, &stubBackend{}))
+	c := client.New(api.SocketPath(l.sock))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waitFor(t, "/healthz", func() bool { return c.Healthz(ctx) == nil })
+	if err := c.Readyz(ctx); err == nil {
+		t.Fatal("/readyz answers 200 before the readiness file exists")
+	}
+	if err := os.MkdirAll(filepath.Dir(ready), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ready, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(ctx, 20*time.Millisecond); err != nil {
+		t.Fatalf("not ready with the file present: %v", err)
+	}
+	waitFor(t, "installed config", func() bool { return exists(filepath.Join(l.conf, "70-multus.conf")) })
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d", code)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/metrics"
 	"github.com/multus-thick/multus-thick/src/internal/nodecert"
+	"github.com/multus-thick/multus-thick/src/internal/readiness"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 	"github.com/multus-thick/multus-thick/src/internal/server"
 )
@@ -57,6 +58,7 @@ func run(ctx context.Context, env Env, cfg *config.Config, log *slog.Logger) err
 	srv, err := server.New(server.Options{
 		CNI: backend, Override: cfg.RequestOverride(), Logger: log, Observer: m,
 		ConnectionLimit: cfg.ConnectionLimit, RequestTimeout: cfg.RequestTimeout.D(),
+		Readiness: indicator(env, cfg),
 	})
 	if err != nil {
 		return fail(ExitServer, "%w", err)
@@ -89,13 +91,15 @@ func run(ctx context.Context, env Env, cfg *config.Config, log *slog.Logger) err
 
 	select {
 	case <-ctx.Done():
-		log.Info("signal received: /readyz now fails, draining in-flight requests",
-			"gracePeriod", cfg.ShutdownGracePeriod.D())
+		drain(srv, cfg.ShutdownDrainPeriod.D(), env.Hurry, log)
 		// 00-multus.conf stays (upstream #1527): the runtime keeps calling
-		// the shim, which waits for the next daemon.
+		// the shim, which waits for the next daemon. Upstream deletes it
+		// when its drain ends, so deleteConfOnExit does the same.
 		if cfg.DeleteConfOnExit {
 			removeConf(cfg, log)
 		}
+		// The deferred shutdown closes the listener and lets in-flight
+		// requests finish within shutdownGracePeriod.
 		return nil
 	case err := <-serveErr:
 		return fail(ExitServer, "serve: %w", err)
@@ -164,8 +168,9 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 // config: generated and watched in auto mode, copied in non-auto mode. The
 // returned channel reports the watch's end (nil channel: no watch).
 func setupConfig(ctx, bg context.Context, env Env, cfg *config.Config, log *slog.Logger) (<-chan error, error) {
-	if cfg.ReadinessIndicatorFile != "" {
-		if err := autoconf.WaitForFile(ctx, cfg.ReadinessIndicatorFile, env.ReadinessInterval, env.ReadinessTimeout); err != nil {
+	if ind := indicator(env, cfg); ind.Path != "" {
+		log.Info("waiting for the readiness indicator file", "path", ind.Path, "timeout", ind.Timeout)
+		if err := ind.Wait(ctx); err != nil {
 			return nil, fail(ExitConfig, "%w", err)
 		}
 	}
@@ -181,8 +186,11 @@ func setupConfig(ctx, bg context.Context, env Env, cfg *config.Config, log *slog
 	}
 	mgr, err := autoconf.New(autoconf.Options{
 		AutoconfigDir: cfg.MultusAutoconfigDir, ConfDir: cfg.CNIConfigDir, MasterCNI: cfg.MultusMasterCNI,
-		ForceCNIVersion: cfg.ForceCNIVersion, ReadinessIndicatorFile: cfg.ReadinessIndicatorFile,
-		Spec: generatedSpec(cfg), FindTimeout: env.PrimaryTimeout, Logger: log,
+		// No ReadinessIndicatorFile: its removal (flannel restarting) must
+		// not stop the daemon and delete 00-multus.conf, as upstream does;
+		// the server's gate makes new ADDs wait for it instead.
+		ForceCNIVersion: cfg.ForceCNIVersion,
+		Spec:            generatedSpec(cfg), FindTimeout: env.PrimaryTimeout, Logger: log,
 	})
 	if err != nil {
 		return nil, fail(ExitConfigManager, "%w", err)
@@ -202,16 +210,48 @@ func setupConfig(ctx, bg context.Context, env Env, cfg *config.Config, log *slog
 	return done, nil
 }
 
-// shutdown marks the server not ready and drains it within grace.
+// indicator is the readiness indicator file as the daemon sees it (Path ""
+// when none is configured).
+func indicator(env Env, cfg *config.Config) readiness.Indicator {
+	return readiness.Indicator{Path: cfg.ReadinessIndicatorFile, Interval: env.ReadinessInterval, Timeout: cfg.ReadinessTimeout.D()}
+}
+
+// drain is the first part of a signalled stop: /readyz answers 500 at once
+// while /healthz, /cni and /delegate are still served for period, so a DEL
+// (which the shim gates on /healthz) is answered here and shims wait for
+// the next daemon for everything else. A second signal (hurry) ends it
+// early. period 0 skips it (no drain, the behaviour before the key).
+func drain(srv *server.Server, period time.Duration, hurry <-chan struct{}, log *slog.Logger) {
+	srv.SetShuttingDown()
+	log.Info("signal received: /readyz now fails; still serving /healthz, /cni and /delegate",
+		"drainPeriod", period)
+	if period <= 0 {
+		return
+	}
+	start := time.Now()
+	t := time.NewTimer(period)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		log.Info("drain period over", "elapsed", time.Since(start).Round(time.Millisecond))
+	case <-hurry:
+		log.Info("second signal: drain period cut short", "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// shutdown closes the listener (the socket goes if it is still ours) and
+// waits up to grace for in-flight requests. Before the daemon is ready (a
+// signal during start-up) it is the only step, so the stop is immediate.
 func shutdown(srv *server.Server, grace time.Duration, log *slog.Logger) {
 	srv.SetShuttingDown()
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("in-flight requests did not finish within the grace period", "gracePeriod", grace, "error", err)
 		return
 	}
-	log.Info("server stopped")
+	log.Info("server stopped", "elapsed", time.Since(start).Round(time.Millisecond))
 }
 
 func serveMetrics(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger) (func(), error) {

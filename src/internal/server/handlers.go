@@ -45,6 +45,13 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 	log := s.requestLogger(inv, endpoint)
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
+	// Before a slot: requests waiting for the primary network must not
+	// starve the ones (DEL) that may proceed.
+	if cerr := s.waitPrimary(ctx, inv, log); cerr != nil {
+		log.Warn("primary network not ready", "error", cerr.Msg)
+		writeCNIError(w, cerr)
+		return
+	}
 	release, err := s.acquire(ctx)
 	if err != nil {
 		log.Warn("no request slot", "error", err)

@@ -11,7 +11,7 @@ import (
 )
 
 // Listen creates <socketDir>/multus.sock: the directory 0700, the socket
-// 0600. A socket left by an earlier daemon is removed; nothing else in the
+// 0600. A socket left by an earlier daemon is replaced; nothing else in the
 // directory is touched (upstream wipes the whole directory), and a
 // non-socket file at the socket path is an error rather than a deletion.
 //
@@ -29,24 +29,34 @@ func Listen(socketDir string) (net.Listener, error) {
 		return nil, fmt.Errorf("socket dir %q: %w", socketDir, err)
 	}
 	path := api.SocketPath(socketDir)
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("%q exists and is not a socket; refusing to remove it", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket %q: %w", path, err)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() != fs.ModeSocket {
+		return nil, fmt.Errorf("%q exists and is not a socket; refusing to remove it", path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("socket %q: %w", path, err)
 	}
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	// Bind beside the path, then rename over it: a running daemon's socket
+	// (a surge rollout starts us before it stops) is replaced atomically,
+	// so a shim connecting meanwhile reaches one daemon or the other,
+	// never a missing path.
+	tmp := path + ".new"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale %q: %w", tmp, err)
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
 	if err != nil {
-		return nil, fmt.Errorf("listen on %q: %w", path, err)
+		return nil, fmt.Errorf("listen on %q: %w", tmp, err)
 	}
 	l.SetUnlinkOnClose(false)
-	if err := os.Chmod(path, 0o600); err != nil {
+	fail := func(err error) (net.Listener, error) {
 		_ = l.Close()
+		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("socket %q: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
 	}
 	fi, err := os.Lstat(path)
 	if err != nil {

@@ -114,6 +114,27 @@ func TestListenerCloseSparesReplacementSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The path now leads to the replacement, and the bind-then-rename
+	// leaves no temporary name behind.
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := replacement.Accept()
+		if err == nil {
+			_ = c.Close()
+		}
+		accepted <- err
+	}()
+	c, err := net.Dial("unix", api.SocketPath(sockDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	if err := <-accepted; err != nil {
+		t.Fatalf("replacement did not get the connection: %v", err)
+	}
+	if entries, _ := os.ReadDir(sockDir); len(entries) != 1 {
+		t.Errorf("socket dir holds %d entries, want only %s", len(entries), api.SocketName)
+	}
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}

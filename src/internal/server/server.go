@@ -20,6 +20,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/readiness"
 )
 
 // CNI is what the server needs from the node core (*attach.Attacher).
@@ -70,6 +71,12 @@ type Options struct {
 	RequestTimeout time.Duration
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
+	// Readiness is the readiness indicator file (daemon-config
+	// readinessindicatorfile; Path "" means none): /readyz answers 500
+	// while it is absent, and ADD, GC and STATUS wait for it (Timeout)
+	// before they take a slot. Its Interval and Timeout also bound a file
+	// named by a request's own config.
+	Readiness readiness.Indicator
 }
 
 // Server serves the daemon socket.
@@ -134,12 +141,14 @@ func (s *Server) Serve(l net.Listener) error {
 	return nil
 }
 
-// SetShuttingDown makes /readyz answer 500, so shims wait for the next
-// daemon instead of starting new work here (§3.12).
+// SetShuttingDown starts the drain: /readyz answers 500 from now on, so
+// shims send new ADD, CHECK, GC and STATUS to the next daemon, while
+// /healthz, /cni and /delegate are still served (a DEL reaches this one)
+// until Shutdown (§3.12).
 func (s *Server) SetShuttingDown() { s.stopping.Store(true) }
 
-// Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends.
+// Shutdown ends the drain: it closes the listener (which removes the socket
+// if it is still ours) and waits for in-flight requests until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.SetShuttingDown()
 	return s.http.Shutdown(ctx)
@@ -156,7 +165,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if !probeMethod(w, r) {
 		return
 	}
-	if s.stopping.Load() {
+	if err := s.ready(); err != nil {
+		s.opts.Logger.Debug("/readyz: not ready", "reason", err)
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -151,11 +152,45 @@ func (s *invocation) waitReady(ctx context.Context) error {
 	return nil
 }
 
-func (s *invocation) add(ctx context.Context) error {
-	if err := s.waitReady(ctx); err != nil {
-		return err
+// maxSends bounds how often one invocation goes back to waiting because
+// the daemon vanished between the probe and the call.
+const maxSends = 5
+
+// send waits for the daemon (wait), then posts the request. The probe and
+// the call are two connections, so a daemon can close its listener in
+// between (its drain ended, or it was replaced by the next one); a call
+// that retryable accepts goes back to waiting, for the next daemon.
+func (s *invocation) send(ctx context.Context, wait func(context.Context) error, retryable func(error) bool) (*api.Response, error) {
+	for n := 1; ; n++ {
+		if err := wait(ctx); err != nil {
+			return nil, err
+		}
+		resp, err := s.client.CNI(ctx, s.req)
+		if err == nil || n == maxSends || ctx.Err() != nil || !retryable(err) {
+			return resp, err
+		}
+		s.log.Info("daemon went away between probe and call; waiting for the next one", "attempt", n, "error", err)
 	}
-	resp, err := s.client.CNI(ctx, s.req)
+}
+
+// neverReached reports whether the request surely never reached a daemon
+// (the connection was refused or the socket was gone), so even an ADD may
+// be sent again.
+func neverReached(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// transportFailed reports a failure to talk to the daemon at all, as
+// opposed to an answer from it. DEL is idempotent, so it is sent again
+// even if the daemon may have run it before the connection broke.
+func transportFailed(err error) bool {
+	var cniErr *cnitypes.Error
+	return errors.Is(err, client.ErrNotReady) && !errors.As(err, &cniErr)
+}
+
+func (s *invocation) add(ctx context.Context) error {
+	resp, err := s.send(ctx, s.waitReady, neverReached)
 	if err != nil {
 		return s.fail("ADD", err)
 	}
@@ -180,10 +215,7 @@ func (s *invocation) add(ctx context.Context) error {
 // reportDelErrors is set: upstream's shim always exits 0 on DEL, and
 // runtimes retry a failed DEL without end.
 func (s *invocation) del(ctx context.Context) error {
-	err := s.waitHealthy(ctx)
-	if err == nil {
-		_, err = s.client.CNI(ctx, s.req)
-	}
+	_, err := s.send(ctx, s.waitHealthy, transportFailed)
 	if err == nil {
 		return nil
 	}
@@ -213,10 +245,7 @@ func (s *invocation) waitHealthy(ctx context.Context) error {
 }
 
 func (s *invocation) forward(ctx context.Context, cmd string) error {
-	if err := s.waitReady(ctx); err != nil {
-		return err
-	}
-	if _, err := s.client.CNI(ctx, s.req); err != nil {
+	if _, err := s.send(ctx, s.waitReady, neverReached); err != nil {
 		return s.fail(cmd, err)
 	}
 	return nil
