@@ -60,6 +60,9 @@ type Env struct {
 	// KubeSyncTimeout bounds the wait for the informer caches (upstream
 	// waits 20 s; a failed sync is only logged).
 	KubeSyncTimeout time.Duration
+	// CgroupRoot is where the daemon's cgroup is mounted (memoryLimit
+	// "auto"); default /sys/fs/cgroup.
+	CgroupRoot string
 }
 
 // Main runs the daemon with the real process environment until ctx ends
@@ -95,6 +98,9 @@ func (e *Env) defaults() {
 	}
 	if e.KubeSyncTimeout <= 0 {
 		e.KubeSyncTimeout = 20 * time.Second
+	}
+	if e.CgroupRoot == "" {
+		e.CgroupRoot = "/sys/fs/cgroup"
 	}
 }
 
