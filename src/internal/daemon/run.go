@@ -199,6 +199,7 @@ func setupConfig(ctx, bg context.Context, env Env, cfg *config.Config, log *slog
 		AutoconfigDir: cfg.MultusAutoconfigDir, ConfDir: cfg.CNIConfigDir, MasterCNI: cfg.MultusMasterCNI,
 		ForceCNIVersion: cfg.ForceCNIVersion, ReadinessIndicatorFile: cfg.ReadinessIndicatorFile,
 		Spec: generatedSpec(cfg), FindTimeout: env.PrimaryTimeout, Logger: log,
+		SettlePeriod: cfg.PrimarySettlePeriod.D(),
 	})
 	if err != nil {
 		return nil, fail(ExitConfigManager, "%w", err)
