@@ -366,4 +366,3 @@ func writeKubeconfig(t *testing.T, cfg *rest.Config) string {
 	}
 	return path
 }
-
