@@ -132,6 +132,19 @@ func hostileTenant(otherNS string) types.Feature {
 			}
 			return ctx
 		}).
+		Teardown(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// The kubelet keeps retrying the refused sandboxes; stop that
+			// load before the next feature (the namespace goes at the end).
+			if lab.S.Keep {
+				return ctx
+			}
+			for _, h := range hostiles {
+				if err := lab.Res.Delete(ctx, h.pod); err != nil {
+					t.Errorf("delete pod %s: %v", h.name, err)
+				}
+			}
+			return ctx
+		}).
 		Feature()
 }
 
