@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -74,23 +73,34 @@ func TestDaemonProcessSelfReferencingNetwork(t *testing.T) {
 				err error
 				d   time.Duration
 			}
-			var wg sync.WaitGroup
 			var bad, good outcome
 			hostilePod, goodPod := newNS(t), newNS(t)
-			wg.Add(2)
+			badDone := make(chan struct{})
 			go func() {
-				defer wg.Done()
+				defer close(badDone)
 				start := time.Now()
 				_, bad.err = e.shim("ADD", fmt.Sprintf("5e1fca11%02d", i), hostilePod, "hostile", hostile)
 				bad.d = time.Since(start)
 			}()
-			go func() {
-				defer wg.Done()
-				start := time.Now()
-				_, good.err = e.shim("ADD", fmt.Sprintf("900dca11%02d", i), goodPod, "good", conf)
-				good.d = time.Since(start)
-			}()
-			wg.Wait()
+			// The other pod comes once the hostile ADD runs the loop
+			// network (its plugin process exists and holds the only delegate
+			// slot) or has already failed.
+			deadline := time.Now().Add(20 * time.Second)
+		wait:
+			for time.Now().Before(deadline) {
+				select {
+				case <-badDone:
+					break wait
+				case <-time.After(5 * time.Millisecond):
+				}
+				if running("shim-copy") {
+					break
+				}
+			}
+			start := time.Now()
+			_, good.err = e.shim("ADD", fmt.Sprintf("900dca11%02d", i), goodPod, "good", conf)
+			good.d = time.Since(start)
+			<-badDone
 			t.Logf("self-referencing ADD failed after %s; the other pod's ADD took %s", bad.d, good.d)
 			if bad.err == nil || !strings.Contains(bad.err.Error(), tc.want) {
 				t.Fatalf("self-referencing ADD: %v, want an error containing %q", bad.err, tc.want)
@@ -119,6 +129,18 @@ func TestDaemonProcessSelfReferencingNetwork(t *testing.T) {
 			}
 		})
 	}
+}
+
+// running reports whether a process named comm exists.
+func running(comm string) bool {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(data)) == comm {
+			return true
+		}
+	}
+	return false
 }
 
 func must(t *testing.T, err error) {
