@@ -312,6 +312,30 @@ func TestDaemonWritesAreNodeScoped(t *testing.T) {
 		t.Errorf("delete as the daemon: %v, want forbidden", err)
 	}
 
+	t.Run("per-node certificate identity is node-scoped too", func(t *testing.T) {
+		var perNode rbacv1.ClusterRoleBinding
+		readDoc(t, "per-node-certificate/rbac-daemon.yaml", "ClusterRoleBinding", &perNode)
+		if _, err := c.admin.RbacV1().ClusterRoleBindings().Create(ctx, &perNode, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		u, err := c.env.AddUser(envtest.User{Name: "system:multus:node-a", Groups: []string{"system:multus"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := kubernetes.NewForConfigOrDie(u.Config())
+		if err := edit(ctx, cs, ns, podA.Name, setStatus(`[{"name":"cert"}]`)); err != nil {
+			t.Errorf("network-status on node-a's pod: %v", err)
+		}
+		if err := edit(ctx, cs, ns, podB.Name, setStatus(`[{"name":"cert"}]`)); err == nil ||
+			!strings.Contains(err.Error(), "the multus daemon on node node-a may only write pods bound to that node") {
+			t.Errorf("network-status on node-b's pod: %v, want the policy's refusal", err)
+		}
+		if err := edit(ctx, cs, ns, podA.Name, func(p *corev1.Pod) { p.Annotations["tenant/note"] = "cert" }); err == nil ||
+			!strings.Contains(err.Error(), "only the k8s.v1.cni.cncf.io/network-status annotation") {
+			t.Errorf("another annotation: %v, want the policy's refusal", err)
+		}
+	})
+
 	t.Run("the daemon's own client still works", func(t *testing.T) {
 		kc := writeKubeconfig(t, nodeA)
 		client, err := kube.New(kube.Config{Kubeconfig: kc, NodeName: "node-a", SyncTimeout: time.Minute, APITimeout: 5 * time.Second}, nil)
