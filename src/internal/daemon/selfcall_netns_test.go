@@ -62,7 +62,14 @@ func TestDaemonProcessSelfReferencingNetwork(t *testing.T) {
 			raw, _ = json.Marshal(cfg)
 			must(t, os.WriteFile(e.config, raw, 0o644))
 			e.start()
-			conf, err := os.ReadFile(e.confPath)
+			// /readyz answers before auto mode has written 00-multus.conf.
+			var conf []byte
+			for end := time.Now().Add(10 * time.Second); ; {
+				if conf, err = os.ReadFile(e.confPath); err == nil || time.Now().After(end) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 			must(t, err)
 			var hostileConf map[string]any
 			must(t, json.Unmarshal(conf, &hostileConf))
