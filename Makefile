@@ -74,6 +74,7 @@ fuzz-short: ## Run each fuzz target briefly
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 10s ./src/internal/server/
 	$(GO) test -run '^$$' -fuzz '^FuzzMergeConfig$$' -fuzztime 10s ./src/internal/server/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./src/internal/netselect/
+	$(GO) test -run '^$$' -fuzz '^FuzzNADConfig$$' -fuzztime 10s ./src/internal/resolve/
 
 .PHONY: bench-go
 bench-go: build ## Go benchmarks (shim process cost, ADD+DEL round trip)

@@ -187,10 +187,9 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	}
 	want := map[string][]string{
 		"/pods":        {"get", "list", "watch"},
-		"/pods/status": {"update", "patch"},
+		"/pods/status": {"update"},
 		"k8s.cni.cncf.io/network-attachment-definitions": {"get", "list", "watch"},
 		"/events":                        {"create", "patch"},
-		"events.k8s.io/events":           {"create", "patch"},
 		"resource.k8s.io/resourceclaims": {"get"},
 		"resource.k8s.io/resourceslices": {"list"},
 	}

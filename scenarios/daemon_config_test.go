@@ -35,9 +35,10 @@ func TestDaemonConfigured(t *testing.T) {
 	}
 	globalNS, otherNS := "mt-"+run+"-global", "mt-"+run+"-other"
 	isolation := namespaceIsolation(globalNS, otherNS)
+	hostile := hostileTenant(otherNS)
 	hang := delegateHang()
-	if lab == nil || !selected(testenv.EnvConf(), isolation, hang) {
-		testenv.Test(t, isolation, hang) // reports the skips
+	if lab == nil || !selected(testenv.EnvConf(), isolation, hostile, hang) {
+		testenv.Test(t, isolation, hostile, hang) // reports the skips
 		return
 	}
 	// Only the keys of the selected features are set: namespaceIsolation
@@ -64,7 +65,7 @@ func TestDaemonConfigured(t *testing.T) {
 			t.Errorf("restore daemon config: %v", err)
 		}
 	})
-	testenv.Test(t, isolation, hang)
+	testenv.Test(t, isolation, hostile, hang)
 }
 
 // namespaceIsolation: with namespaceIsolation on, a pod may use NADs of

@@ -42,7 +42,14 @@ type Options struct {
 	// FindTimeout bounds Start's wait for a primary (default 120 s, as
 	// upstream's 120 attempts) and FindInterval is its poll period (1 s).
 	FindTimeout, FindInterval time.Duration
-	Logger                    *slog.Logger
+	// SettlePeriod is how long the primary's file must stay gone before
+	// another candidate replaces it (primarySettlePeriod): an editor or a
+	// CNI installer that deletes and rewrites the file must not flip every
+	// new pod to another network for that moment. 0 adopts at once.
+	SettlePeriod time.Duration
+	Logger       *slog.Logger
+	// now is the clock; tests replace it.
+	now func() time.Time
 }
 
 // Manager owns 00-multus.conf in auto mode.
@@ -51,7 +58,14 @@ type Manager struct {
 	confPath string
 	// primary is the path the current file was generated from.
 	primary string
+	// goneSince is when primary was first seen missing while another
+	// candidate was there (zero: not missing).
+	goneSince time.Time
 }
+
+// ErrSettling means the primary is gone and a replacement waits for the
+// settle period; the current file stays. Reconcile says when to retry.
+var ErrSettling = errors.New("primary CNI config gone; waiting for the settle period before adopting the next candidate")
 
 // New validates opts.
 func New(opts Options) (*Manager, error) {
@@ -69,6 +83,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.FindInterval <= 0 {
 		opts.FindInterval = time.Second
+	}
+	if opts.now == nil {
+		opts.now = time.Now
 	}
 	m := &Manager{opts: opts, confPath: filepath.Join(opts.ConfDir, ConfName)}
 	if opts.MasterCNI != "" && filepath.Join(opts.AutoconfigDir, opts.MasterCNI) == m.confPath {
@@ -109,6 +126,9 @@ func (m *Manager) Reconcile() error {
 	if err != nil {
 		return err
 	}
+	if err := m.settle(path); err != nil {
+		return err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read primary CNI config: %w", err)
@@ -131,6 +151,50 @@ func (m *Manager) Reconcile() error {
 	}
 	m.primary = path
 	return nil
+}
+
+// settle holds on to the current primary while its file is gone for less
+// than SettlePeriod. A candidate that sorts before the current primary
+// while the primary still exists is a real change and is adopted at once.
+func (m *Manager) settle(candidate string) error {
+	if m.opts.SettlePeriod <= 0 || m.primary == "" || candidate == m.primary {
+		m.goneSince = time.Time{}
+		return nil
+	}
+	if _, err := os.Stat(m.primary); err == nil {
+		m.goneSince = time.Time{}
+		return nil
+	}
+	now := m.opts.now()
+	if m.goneSince.IsZero() {
+		m.goneSince = now
+	}
+	if left := m.opts.SettlePeriod - now.Sub(m.goneSince); left > 0 {
+		return &settlingError{primary: m.primary, candidate: candidate, left: left}
+	}
+	m.goneSince = time.Time{}
+	return nil
+}
+
+type settlingError struct {
+	primary, candidate string
+	left               time.Duration
+}
+
+func (e *settlingError) Error() string {
+	return fmt.Sprintf("%v: %s gone, %s adopted in %s", ErrSettling, e.primary, e.candidate, e.left.Round(time.Millisecond))
+}
+
+func (e *settlingError) Unwrap() error { return ErrSettling }
+
+// retryAfter is how long to wait before reconciling again, for a
+// settling error.
+func retryAfter(err error) (time.Duration, bool) {
+	var se *settlingError
+	if errors.As(err, &se) {
+		return se.left, true
+	}
+	return 0, false
 }
 
 // findPrimary returns the primary's path: MasterCNI, or the first .conf or
@@ -223,12 +287,22 @@ func (m *Manager) Watch(ctx context.Context) error {
 			return fmt.Errorf("watch readiness indicator %s: %w", readiness, err)
 		}
 	}
+	// settled fires when a replacement's settle period is over.
+	var settled <-chan time.Time
+	reconcile := func() {
+		if d, ok := m.reconcileLogged(); ok {
+			settled = time.After(d)
+		}
+	}
 	// Catch up on anything that changed between Start and the watch.
-	m.reconcileLogged()
+	reconcile()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-settled:
+			settled = nil
+			reconcile()
 		case err, ok := <-w.Errors:
 			if !ok {
 				return errors.New("watcher closed")
@@ -245,15 +319,24 @@ func (m *Manager) Watch(ctx context.Context) error {
 				return fmt.Errorf("%w: %s", ErrReadinessGone, readiness)
 			}
 			if filepath.Dir(ev.Name) == filepath.Clean(m.opts.AutoconfigDir) && isCandidate(filepath.Base(ev.Name)) {
-				m.reconcileLogged()
+				reconcile()
 			}
 		}
 	}
 }
 
-func (m *Manager) reconcileLogged() {
-	if err := m.Reconcile(); err != nil {
+// reconcileLogged reconciles and logs a failure; while a replacement
+// settles it returns how long until it may be adopted.
+func (m *Manager) reconcileLogged() (time.Duration, bool) {
+	err := m.Reconcile()
+	if d, ok := retryAfter(err); ok {
+		m.opts.Logger.Info("primary CNI config gone; keeping the current Multus config for the settle period",
+			"path", m.confPath, "generatedFrom", m.primary, "settlePeriod", m.opts.SettlePeriod, "reason", err)
+		return d, true
+	}
+	if err != nil {
 		m.opts.Logger.Error("primary CNI config unusable; keeping the current Multus config",
 			"path", m.confPath, "generatedFrom", m.primary, "error", err)
 	}
+	return 0, false
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,6 +40,17 @@ const (
 	DefaultPodLookupTimeout = 10 * time.Second
 	DefaultAPITimeout       = 10 * time.Second
 	DefaultNADRetryTimeout  = 5 * time.Second
+	// Tenant bounds (README "Security model" says why each default).
+	DefaultMaxNetworksPerPod   = 32
+	DefaultMaxNADConfigBytes   = 64 << 10
+	DefaultMaxRequestBytes     = 1 << 20
+	DefaultMaxDelegatesPerPod  = 4
+	DefaultRequestBodyTimeout  = 10 * time.Second
+	DefaultPrimarySettlePeriod = 5 * time.Second
+	// MemoryLimitAuto sets the Go memory limit from the cgroup's limit;
+	// MemoryLimitOff leaves the runtime's default (or GOMEMLIMIT).
+	MemoryLimitAuto = "auto"
+	MemoryLimitOff  = "off"
 )
 
 // Config is daemon-config.json after defaults, flags and validation. Field
@@ -93,6 +106,25 @@ type Config struct {
 	ShutdownGracePeriod    Duration `json:"shutdownGracePeriod"`
 	ShutdownDrainPeriod    Duration `json:"shutdownDrainPeriod"`       // all but /readyz served after SIGTERM; 0: none
 	ReadinessTimeout       Duration `json:"readinessIndicatorTimeout"` // bounds every wait for readinessindicatorfile
+
+	// Ours: what one tenant may cost the node.
+	MaxNetworksPerPod  int      `json:"maxNetworksPerPod"`
+	MaxNADConfigBytes  int      `json:"maxNADConfigBytes"`
+	MaxRequestBytes    int      `json:"maxRequestBytes"`
+	MaxDelegatesPerPod int      `json:"maxDelegatesPerPod"`
+	RequestBodyTimeout Duration `json:"requestBodyTimeout"`
+	// MemoryLimit is "auto" (90% of the cgroup's memory limit), "off", or
+	// a size in bytes with an optional Ki/Mi/Gi suffix.
+	MemoryLimit string `json:"memoryLimit"`
+	// MetricsBindAddress is the metrics listener's IP; empty is every
+	// interface, as upstream.
+	MetricsBindAddress string `json:"metricsBindAddress"`
+	// PprofOnAllInterfaces is the explicit ask to serve pprof on every
+	// interface; without it enablePprof needs a metricsBindAddress.
+	PprofOnAllInterfaces bool `json:"pprofOnAllInterfaces"`
+	// PrimarySettlePeriod is how long a vanished primary config must stay
+	// gone before a replacement is adopted.
+	PrimarySettlePeriod Duration `json:"primarySettlePeriod"`
 
 	// Ours: Kubernetes client.
 	Kubeconfig       string   `json:"kubeconfig"`
@@ -255,6 +287,13 @@ func defaults() *Config {
 		PodLookupTimeout:       Duration(DefaultPodLookupTimeout),
 		APITimeout:             Duration(DefaultAPITimeout),
 		NADRetryTimeout:        Duration(DefaultNADRetryTimeout),
+		MaxNetworksPerPod:      DefaultMaxNetworksPerPod,
+		MaxNADConfigBytes:      DefaultMaxNADConfigBytes,
+		MaxRequestBytes:        DefaultMaxRequestBytes,
+		MaxDelegatesPerPod:     DefaultMaxDelegatesPerPod,
+		RequestBodyTimeout:     Duration(DefaultRequestBodyTimeout),
+		MemoryLimit:            MemoryLimitAuto,
+		PrimarySettlePeriod:    Duration(DefaultPrimarySettlePeriod),
 	}
 }
 
@@ -313,4 +352,46 @@ func keyErr(key, format string, args ...any) error {
 func (c *Config) RawKey(key string) (json.RawMessage, bool) {
 	_, v, ok := lookupFold(c.Raw, key)
 	return v, ok
+}
+
+// MemoryLimitBytes parses memoryLimit: 0 with ok for "auto" (the caller
+// reads the cgroup), -1 for "off", else the size in bytes.
+func (c *Config) MemoryLimitBytes() (int64, error) {
+	v := strings.TrimSpace(c.MemoryLimit)
+	switch strings.ToLower(v) {
+	case "", MemoryLimitAuto:
+		return 0, nil
+	case MemoryLimitOff:
+		return -1, nil
+	}
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}} {
+		if rest, ok := strings.CutSuffix(v, u.suffix); ok {
+			v, mult = rest, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf(`want "auto", "off" or a size such as "400Mi", got %q`, c.MemoryLimit)
+	}
+	return n * mult, nil
+}
+
+// PprofAllowed reports whether pprof may be served: it is asked for, and
+// the listener is not on every interface unless that is asked for too
+// (pprof exposes heap contents and costs CPU on demand).
+func (c *Config) PprofAllowed() bool {
+	if !c.EnablePprof {
+		return false
+	}
+	return c.PprofOnAllInterfaces || !allInterfaces(c.MetricsBindAddress)
+}
+
+func allInterfaces(addr string) bool {
+	ip := net.ParseIP(addr)
+	return addr == "" || (ip != nil && ip.IsUnspecified())
 }

@@ -336,3 +336,87 @@ func keys(m map[string]json.RawMessage) []string {
 	}
 	return out
 }
+
+func TestTenantKeys(t *testing.T) {
+	t.Parallel()
+	keys := func(extra string) string {
+		return `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d"` + extra + `}`
+	}
+	c, err := Parse("daemon-config.json", []byte(keys("")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxNetworksPerPod != 32 || c.MaxNADConfigBytes != 65536 || c.MaxRequestBytes != 1<<20 ||
+		c.MaxDelegatesPerPod != 4 || c.RequestBodyTimeout.D() != 10*time.Second || c.MemoryLimit != "auto" ||
+		c.MetricsBindAddress != "" || c.PrimarySettlePeriod.D() != 5*time.Second {
+		t.Fatalf("defaults: %+v", c)
+	}
+	tests := []struct {
+		extra   string
+		wantErr string
+	}{
+		{extra: `,"maxNetworksPerPod":8,"maxNADConfigBytes":1024,"maxRequestBytes":4096,"maxDelegatesPerPod":1,"requestBodyTimeout":"1s","primarySettlePeriod":"0s"`},
+		{extra: `,"maxNetworksPerPod":0`, wantErr: `"maxNetworksPerPod": must be > 0`},
+		{extra: `,"maxNADConfigBytes":-1`, wantErr: `"maxNADConfigBytes": must be > 0`},
+		{extra: `,"maxRequestBytes":0`, wantErr: `"maxRequestBytes": must be > 0`},
+		{extra: `,"maxDelegatesPerPod":0`, wantErr: `"maxDelegatesPerPod": must be > 0`},
+		{extra: `,"requestBodyTimeout":"0s"`, wantErr: `"requestBodyTimeout": must be > 0`},
+		{extra: `,"primarySettlePeriod":"-1s"`, wantErr: `"primarySettlePeriod": must not be negative`},
+		{extra: `,"memoryLimit":"lots"`, wantErr: `"memoryLimit": want "auto", "off" or a size`},
+		{extra: `,"memoryLimit":"0"`, wantErr: `"memoryLimit"`},
+		{extra: `,"metricsBindAddress":"example.com"`, wantErr: `"metricsBindAddress": must be an IP address`},
+		{extra: `,"metricsBindAddress":"127.0.0.1","memoryLimit":"400Mi"`},
+	}
+	for _, tc := range tests {
+		_, err := Parse("daemon-config.json", []byte(keys(tc.extra)), nil)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.extra, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("%s: err = %v, want %q", tc.extra, err, tc.wantErr)
+		}
+	}
+}
+
+func TestMemoryLimitBytes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{
+		"": 0, "auto": 0, "AUTO": 0, "off": -1, "1048576": 1 << 20, "400Mi": 400 << 20, "512Ki": 512 << 10, "2Gi": 2 << 30,
+	} {
+		got, err := (&Config{MemoryLimit: in}).MemoryLimitBytes()
+		if err != nil || got != want {
+			t.Errorf("%q = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"-5", "1.5Gi", "Mi", "10MB", "99999999999999Gi"} {
+		if _, err := (&Config{MemoryLimit: bad}).MemoryLimitBytes(); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestPprofAllowed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    Config
+		want bool
+	}{
+		{"off", Config{}, false},
+		{"all interfaces by default: refused", Config{EnablePprof: true}, false},
+		{"0.0.0.0: refused", Config{EnablePprof: true, MetricsBindAddress: "0.0.0.0"}, false},
+		{":: refused", Config{EnablePprof: true, MetricsBindAddress: "::"}, false},
+		{"loopback", Config{EnablePprof: true, MetricsBindAddress: "127.0.0.1"}, true},
+		{"a node IP", Config{EnablePprof: true, MetricsBindAddress: "10.0.0.5"}, true},
+		{"all interfaces, asked explicitly", Config{EnablePprof: true, PprofOnAllInterfaces: true}, true},
+		{"explicit ask alone does not enable", Config{PprofOnAllInterfaces: true}, false},
+	}
+	for _, tc := range tests {
+		if got := tc.c.PprofAllowed(); got != tc.want {
+			t.Errorf("%s: PprofAllowed = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -98,8 +99,22 @@ func (c *Config) validate() error {
 	} {
 		check(d <= 0, key, "must be > 0, got %s", d.D())
 	}
-	for key, d := range map[string]Duration{"shimReadinessTimeout": c.ShimReadinessTimeout, "shimTimeout": c.ShimTimeout,
-		"shutdownDrainPeriod": c.ShutdownDrainPeriod} {
+	for key, n := range map[string]int{
+		"maxNetworksPerPod": c.MaxNetworksPerPod, "maxNADConfigBytes": c.MaxNADConfigBytes,
+		"maxRequestBytes": c.MaxRequestBytes, "maxDelegatesPerPod": c.MaxDelegatesPerPod,
+	} {
+		check(n <= 0, key, "must be > 0, got %d", n)
+	}
+	check(c.RequestBodyTimeout <= 0, "requestBodyTimeout", "must be > 0, got %s", c.RequestBodyTimeout.D())
+	if _, err := c.MemoryLimitBytes(); err != nil {
+		errs = append(errs, keyErr("memoryLimit", "%v", err))
+	}
+	check(c.MetricsBindAddress != "" && net.ParseIP(c.MetricsBindAddress) == nil, "metricsBindAddress",
+		"must be an IP address, got %q", c.MetricsBindAddress)
+	for key, d := range map[string]Duration{
+		"shimReadinessTimeout": c.ShimReadinessTimeout, "shimTimeout": c.ShimTimeout,
+		"shutdownDrainPeriod": c.ShutdownDrainPeriod, "primarySettlePeriod": c.PrimarySettlePeriod,
+	} {
 		check(d < 0, key, "must not be negative, got %s", d.D())
 	}
 	check(c.LogOptions.MaxSize < 0 || c.LogOptions.MaxAge < 0 || c.LogOptions.MaxBackups < 0,

@@ -65,6 +65,9 @@ type Env struct {
 	KubeSyncTimeout time.Duration
 	// Hurry is closed to cut the drain short (a second signal); nil: never.
 	Hurry <-chan struct{}
+	// CgroupRoot is where the daemon's cgroup is mounted (memoryLimit
+	// "auto"); default /sys/fs/cgroup.
+	CgroupRoot string
 }
 
 // Main runs the daemon with the real process environment and returns the
@@ -126,6 +129,9 @@ func (e *Env) defaults() {
 	}
 	if e.KubeSyncTimeout <= 0 {
 		e.KubeSyncTimeout = 20 * time.Second
+	}
+	if e.CgroupRoot == "" {
+		e.CgroupRoot = "/sys/fs/cgroup"
 	}
 }
 

@@ -3,13 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
-	"github.com/containernetworking/cni/pkg/invoke"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"k8s.io/client-go/rest"
@@ -42,6 +41,7 @@ func run(ctx context.Context, env Env, cfg *config.Config, log *slog.Logger) err
 	if !env.IsRoot() {
 		return fail(ExitServer, "multus-daemon must run as root (uid 0): delegates configure network namespaces")
 	}
+	applyMemoryLimit(cfg, env, log)
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 
@@ -51,14 +51,16 @@ func run(ctx context.Context, env Env, cfg *config.Config, log *slog.Logger) err
 	if err != nil {
 		return fail(ExitServer, "metrics: %w", err)
 	}
-	backend, err := newBackend(bg, env, cfg, log, m)
+	ex := newExec(cfg)
+	backend, err := newBackend(bg, env, cfg, log, m, ex)
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Options{
 		CNI: backend, Override: cfg.RequestOverride(), Logger: log, Observer: m,
 		ConnectionLimit: cfg.ConnectionLimit, RequestTimeout: cfg.RequestTimeout.D(),
-		Readiness: indicator(env, cfg),
+		Readiness:    indicator(env, cfg),
+		MaxBodyBytes: int64(cfg.MaxRequestBytes), BodyTimeout: cfg.RequestBodyTimeout.D(), SelfCalls: ex,
 	})
 	if err != nil {
 		return fail(ExitServer, "%w", err)
@@ -108,15 +110,23 @@ func run(ctx context.Context, env Env, cfg *config.Config, log *slog.Logger) err
 	}
 }
 
+// newExec is the one delegate executor: the attacher runs plugins with it,
+// the server asks it about self-calls, the resolver finds plugin files
+// through it.
+func newExec(cfg *config.Config) *delegate.Exec {
+	ex := delegate.NewExec()
+	if cfg.ChrootDir != "" {
+		ex = delegate.NewChrootExec(cfg.ChrootDir)
+	}
+	ex.MaxPerPod = cfg.MaxDelegatesPerPod
+	return ex
+}
+
 // newBackend builds the Kubernetes side (when there is a cluster), the
 // resolver and the attacher.
-func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (server.CNI, error) {
-	var exec invoke.Exec
-	if cfg.ChrootDir != "" {
-		exec = delegate.NewChrootExec(cfg.ChrootDir)
-	}
+func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logger, m *metrics.Metrics, ex *delegate.Exec) (server.CNI, error) {
 	opts := attach.Options{
-		Exec:                   exec,
+		Exec:                   ex,
 		DelegateTimeout:        cfg.DelegateTimeout.D(),
 		MaxConcurrentDelegates: cfg.MaxConcurrentDelegates,
 		Observer:               m,
@@ -124,7 +134,12 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 		CNIDir:                 cfg.CNIDir,
 		CNIPath:                splitPath(env.Getenv("CNI_PATH")),
 	}
-	ropts := resolve.Options{Logger: log}
+	ropts := resolve.Options{
+		Logger:    log,
+		Limits:    resolve.Limits{MaxNetworks: cfg.MaxNetworksPerPod, MaxNADConfigBytes: cfg.MaxNADConfigBytes},
+		SelfTypes: []string{cfg.Type},
+		Plugins:   delegate.Locator{Exec: ex, ExtraPaths: opts.CNIPath},
+	}
 	var perNode *rest.Config
 	if pnc := cfg.PerNodeCertificate; pnc != nil && pnc.Enabled {
 		var err error
@@ -140,6 +155,7 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 			QPS: cfg.APIQPS, Burst: cfg.APIBurst,
 			PodLookupTimeout: cfg.PodLookupTimeout.D(), APITimeout: cfg.APITimeout.D(),
 			NADRetryTimeout: cfg.NADRetryTimeout.D(), SyncTimeout: env.KubeSyncTimeout,
+			MaxNADConfigBytes: cfg.MaxNADConfigBytes,
 		}, log)
 		if err != nil {
 			return nil, fail(ExitServer, "kubernetes client: %w", err)
@@ -191,6 +207,7 @@ func setupConfig(ctx, bg context.Context, env Env, cfg *config.Config, log *slog
 		// the server's gate makes new ADDs wait for it instead.
 		ForceCNIVersion: cfg.ForceCNIVersion,
 		Spec:            generatedSpec(cfg), FindTimeout: env.PrimaryTimeout, Logger: log,
+		SettlePeriod: cfg.PrimarySettlePeriod.D(),
 	})
 	if err != nil {
 		return nil, fail(ExitConfigManager, "%w", err)
@@ -254,23 +271,38 @@ func shutdown(srv *server.Server, grace time.Duration, log *slog.Logger) {
 	log.Info("server stopped", "elapsed", time.Since(start).Round(time.Millisecond))
 }
 
+// serveMetrics listens on metricsBindAddress (every interface when unset,
+// as upstream). pprof is served only when PprofAllowed: on every
+// interface it would hand heap contents and CPU profiles to anyone who
+// can reach the node.
 func serveMetrics(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger) (func(), error) {
-	l, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.MetricsPort))
+	l, err := net.Listen("tcp", net.JoinHostPort(cfg.MetricsBindAddress, strconv.Itoa(cfg.MetricsPort)))
 	if err != nil {
 		return nil, fail(ExitServer, "metrics listener: %w", err)
 	}
-	hs := &http.Server{Handler: metrics.Handler(reg, cfg.EnablePprof), ReadHeaderTimeout: 10 * time.Second}
+	handler, pprof := metricsHandler(cfg, reg, log)
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "error", err)
 		}
 	}()
-	log.Info("serving metrics", "addr", l.Addr().String(), "pprof", cfg.EnablePprof)
+	log.Info("serving metrics", "addr", l.Addr().String(), "pprof", pprof)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 	}, nil
+}
+
+// metricsHandler serves the metrics, and pprof when cfg allows it.
+func metricsHandler(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger) (http.Handler, bool) {
+	pprof := cfg.PprofAllowed()
+	if cfg.EnablePprof && !pprof {
+		log.Warn("enablePprof refused: the metrics listener is on every interface; set metricsBindAddress or pprofOnAllInterfaces",
+			"metricsBindAddress", cfg.MetricsBindAddress)
+	}
+	return metrics.Handler(reg, pprof), pprof
 }
 
 func removeConf(cfg *config.Config, log *slog.Logger) {

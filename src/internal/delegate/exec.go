@@ -42,9 +42,16 @@ type Exec struct {
 	// BusyAttempts and BusyBackoff bound the ETXTBSY retry (0: defaults).
 	BusyAttempts int
 	BusyBackoff  time.Duration
+	// MaxPerPod bounds one pod's running plugin processes (0:
+	// DefaultMaxPerPod); see inflight.enter.
+	MaxPerPod int
 
 	version.PluginDecoder
 
+	// running tracks the plugin processes of this Exec.
+	running inflight
+	// proc is procfs ("" is /proc); tests point it elsewhere.
+	proc string
 	// run starts and waits for cmd; tests replace it.
 	run func(cmd *exec.Cmd) error
 }
@@ -101,9 +108,19 @@ func (e *Exec) ExecPlugin(ctx context.Context, pluginPath string, stdin []byte, 
 	if backoff <= 0 {
 		backoff = defaultBusyBackoff
 	}
+	c := callOf(environ)
+	max := e.MaxPerPod
+	if max <= 0 {
+		max = DefaultMaxPerPod
+	}
+	leave, err := e.running.enter(c, max)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	run := e.run
 	if run == nil {
-		run = (*exec.Cmd).Run
+		run = e.tracked(c.containerID)
 	}
 	for attempt := 1; ; attempt++ {
 		var stdout, stderr bytes.Buffer
@@ -139,6 +156,19 @@ func (e *Exec) ExecPlugin(ctx context.Context, pluginPath string, stdin []byte, 
 			continue
 		}
 		return nil, pluginError(err, stdout.Bytes(), stderr.Bytes())
+	}
+}
+
+// tracked runs cmd and, while it runs, records its PID as a plugin of
+// containerID (InDelegateOf).
+func (e *Exec) tracked(containerID string) func(cmd *exec.Cmd) error {
+	return func(cmd *exec.Cmd) error {
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		e.running.started(cmd.Process.Pid, containerID)
+		defer e.running.finished(cmd.Process.Pid)
+		return cmd.Wait()
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
+	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	nadclient "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/clientset/versioned"
 	nadinformers "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/informers/externalversions"
 	nadlisters "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/listers/k8s.cni.cncf.io/v1"
@@ -64,6 +66,10 @@ type Config struct {
 	// SyncTimeout bounds Start's wait for the caches; 0 means until ctx
 	// ends.
 	SyncTimeout time.Duration
+	// MaxNADConfigBytes: a cached NAD whose spec.config is larger keeps
+	// only its size (resolution refuses it); 0 means
+	// resolve.DefaultMaxNADConfigBytes.
+	MaxNADConfigBytes int
 }
 
 func (c *Config) applyDefaults() {
@@ -81,6 +87,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.NADRetryTimeout == 0 {
 		c.NADRetryTimeout = DefaultNADRetryTimeout
+	}
+	if c.MaxNADConfigBytes <= 0 {
+		c.MaxNADConfigBytes = resolve.DefaultMaxNADConfigBytes
 	}
 }
 
@@ -169,7 +178,7 @@ func newClient(cfg Config, log *slog.Logger, core kubernetes.Interface, nads nad
 	c.nadFactory = nadinformers.NewSharedInformerFactory(nads, 0)
 	nadInf := c.nadFactory.K8sCniCncfIo().V1().NetworkAttachmentDefinitions()
 	c.nadInformer = nadInf.Informer()
-	if err := c.nadInformer.SetTransform(dropManagedFields); err != nil {
+	if err := c.nadInformer.SetTransform(trimNAD(cfg.MaxNADConfigBytes)); err != nil {
 		log.Warn("NAD informer transform not set", "err", err)
 	}
 	c.nadLister = nadInf.Lister()
@@ -263,11 +272,37 @@ func trimmed(p *corev1.Pod) *corev1.Pod {
 	}
 }
 
-func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(metav1.ObjectMetaAccessor); ok {
-		m.GetObjectMeta().SetManagedFields(nil)
+// trimNAD keeps only what resolution reads: identity, the resourceName
+// annotation and spec.config, which is replaced by its size when over
+// maxConfig. The cache then costs a few hundred bytes per NAD whatever
+// tenants put into them, instead of every NAD of the cluster whole
+// (managed fields, kubectl's last-applied copy, megabyte configs).
+func trimNAD(maxConfig int) func(obj any) (any, error) {
+	return func(obj any) (any, error) {
+		nad, ok := obj.(*nadv1.NetworkAttachmentDefinition)
+		if !ok {
+			return obj, nil
+		}
+		out := &nadv1.NetworkAttachmentDefinition{
+			TypeMeta: nad.TypeMeta,
+			ObjectMeta: metav1.ObjectMeta{
+				Name: nad.Name, Namespace: nad.Namespace, UID: nad.UID,
+				ResourceVersion: nad.ResourceVersion, DeletionTimestamp: nad.DeletionTimestamp,
+			},
+			Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: nad.Spec.Config},
+		}
+		if res, ok := nad.Annotations[resolve.ResourceNameAnnotation]; ok {
+			out.Annotations = map[string]string{resolve.ResourceNameAnnotation: res}
+		}
+		if len(nad.Spec.Config) > maxConfig {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[resolve.OversizedAnnotation] = strconv.Itoa(len(nad.Spec.Config))
+			out.Spec.Config = ""
+		}
+		return out, nil
 	}
-	return obj, nil
 }
 
 // CachedPods is the number of pods in the informer cache; with NodeName

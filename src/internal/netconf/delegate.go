@@ -55,8 +55,14 @@ func LoadDelegate(data []byte) (*Delegate, error) {
 		if err := json.Unmarshal(data, &d.ConfList); err != nil {
 			return nil, fmt.Errorf("parse delegate conflist: %w", err)
 		}
-		if len(d.ConfList.Plugins) == 0 || d.ConfList.Plugins[0].Type == "" {
+		if len(d.ConfList.Plugins) == 0 || d.ConfList.Plugins[0] == nil || d.ConfList.Plugins[0].Type == "" {
 			return nil, ErrNoType
+		}
+		// A null entry would be a nil plugin for every later reader.
+		for i, p := range d.ConfList.Plugins {
+			if p == nil {
+				return nil, fmt.Errorf("parse delegate conflist: plugin %d is null", i)
+			}
 		}
 		d.ConfListPlugin = true
 		d.Conf = cnitypes.NetConf{}

@@ -13,11 +13,18 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/netselect"
 )
 
-// fromNAD builds the delegate of one selected NAD (§4.5). Errors name the
-// NAD and the rule; a missing NAD and a bad config leave an event on the
-// pod.
-func (r *Resolver) fromNAD(ctx context.Context, req *request, sel *netselect.Selection) (*netconf.Delegate, error) {
+// fromNAD builds the delegate of one NAD that the pod's annotation (named
+// by source, for the log) selected (§4.5). It is the only way from
+// pod-controlled input to a NAD, so namespace isolation is decided here,
+// before the lookup. Errors name the NAD and the rule; a refusal, a
+// missing NAD and a bad config leave an event on the pod.
+func (r *Resolver) fromNAD(ctx context.Context, req *request, sel *netselect.Selection, source string) (*netconf.Delegate, error) {
 	ref := sel.Namespace + "/" + sel.Name
+	if err := admit(req.conf, req.pod, sel); err != nil {
+		r.warn(req.pod, ReasonNetworkForbidden, err.Error())
+		r.log.Warn("network refused by namespace isolation", "source", source, "network", ref)
+		return nil, err
+	}
 	if r.nads == nil {
 		return nil, fmt.Errorf("network-attachment-definition %s: %w", ref, ErrNoNADSource)
 	}
@@ -40,8 +47,11 @@ func (r *Resolver) fromNAD(ctx context.Context, req *request, sel *netselect.Sel
 
 // delegateFromNAD turns a NAD plus the pod's requests into a delegate.
 func (r *Resolver) delegateFromNAD(ctx context.Context, req *request, nad *nadv1.NetworkAttachmentDefinition, sel *netselect.Selection) (*netconf.Delegate, error) {
-	d, err := nadConfig(req.conf.ConfDir, nad)
+	d, err := r.nadConfig(req.conf.ConfDir, nad)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkSelfCall(req.conf, d); err != nil {
 		return nil, err
 	}
 	if res := nad.Annotations[ResourceNameAnnotation]; res != "" {
@@ -72,7 +82,17 @@ func (r *Resolver) delegateFromNAD(ctx context.Context, req *request, nad *nadv1
 // nadConfig is the NAD's CNI config: spec.config with the NAD name
 // injected when it has none, or, for an empty spec, the confDir file whose
 // network name is the NAD name.
-func nadConfig(confDir string, nad *nadv1.NetworkAttachmentDefinition) (*netconf.Delegate, error) {
+func (r *Resolver) nadConfig(confDir string, nad *nadv1.NetworkAttachmentDefinition) (*netconf.Delegate, error) {
+	if dropped, ok := nad.Annotations[OversizedAnnotation]; ok {
+		var size int
+		if _, err := fmt.Sscan(dropped, &size); err != nil || size <= r.limits.MaxNADConfigBytes {
+			size = r.limits.MaxNADConfigBytes + 1 // dropped by a larger cache-side bound: still over
+		}
+		return nil, r.checkConfigSize(size)
+	}
+	if err := r.checkConfigSize(len(nad.Spec.Config)); err != nil {
+		return nil, err
+	}
 	if nad.Spec.Config == "" {
 		d, err := findByName(confDir, nad.Name)
 		if err != nil {
@@ -144,13 +164,18 @@ func (r *Resolver) nextDeviceID(ctx context.Context, req *request, resource stri
 // config name in confDir.
 func (r *Resolver) network(ctx context.Context, req *request, value string) (*netconf.Delegate, error) {
 	if isPath(value) {
-		return loadPath(value)
+		d, err := loadPath(value)
+		return r.checkedFile(req.conf, d, err)
 	}
 	var probeErr error
 	if r.nads != nil {
 		nad, err := r.probeNAD(ctx, req.conf.MultusNamespace, value)
 		if err == nil {
-			return r.delegateFromNAD(ctx, req, nad, nil)
+			d, err := r.delegateFromNAD(ctx, req, nad, nil)
+			if err != nil {
+				return nil, fmt.Errorf("network-attachment-definition %s/%s: %w", nad.Namespace, nad.Name, err)
+			}
+			return d, nil
 		}
 		// A failed lookup (API down before the cache synced) still lets a
 		// config file of that name serve: the cluster network must not
@@ -168,6 +193,17 @@ func (r *Resolver) network(ctx context.Context, req *request, value string) (*ne
 	}
 	if probeErr != nil {
 		r.log.Warn("network-attachment-definition lookup failed; using the confDir config of that name", "network", value, "err", probeErr)
+	}
+	return r.checkedFile(req.conf, d, nil)
+}
+
+// checkedFile applies the self-call check to a delegate loaded from a file.
+func (r *Resolver) checkedFile(conf *netconf.NetConf, d *netconf.Delegate, err error) (*netconf.Delegate, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkSelfCall(conf, d); err != nil {
+		return nil, fmt.Errorf("config %q: %w", d.Name, err)
 	}
 	return d, nil
 }

@@ -75,21 +75,35 @@ type Options struct {
 	// device ID.
 	DeviceIDs DeviceIDSource
 	Logger    *slog.Logger
+	// Limits bound one pod's annotations and one NAD (zero: defaults).
+	Limits Limits
+	// SelfTypes are more plugin types that are this meta-plugin (the
+	// daemon-config "type", when the shim is installed under another name).
+	SelfTypes []string
+	// Plugins, when set, lets the self-call check compare files, so that
+	// a type that is a link to the shim is refused too.
+	Plugins PluginLocator
 }
 
 // Resolver implements attach.Resolver.
 type Resolver struct {
-	nads    NADGetter
-	warner  Warner
-	devices DeviceIDSource
-	log     *slog.Logger
+	nads      NADGetter
+	warner    Warner
+	devices   DeviceIDSource
+	log       *slog.Logger
+	limits    Limits
+	selfTypes []string
+	plugins   PluginLocator
 }
 
 var _ attach.Resolver = (*Resolver)(nil)
 
 // New returns a Resolver.
 func New(opts Options) *Resolver {
-	r := &Resolver{nads: opts.NADs, devices: opts.DeviceIDs, log: opts.Logger}
+	r := &Resolver{
+		nads: opts.NADs, devices: opts.DeviceIDs, log: opts.Logger,
+		limits: opts.Limits.withDefaults(), selfTypes: opts.SelfTypes, plugins: opts.Plugins,
+	}
 	if w, ok := opts.Events.(Warner); ok {
 		r.warner = w
 	}
@@ -165,6 +179,11 @@ func (r *Resolver) defaults(ctx context.Context, req *request) ([]*netconf.Deleg
 			return nil, netconf.ErrNoNetworks
 		}
 		out := append([]*netconf.Delegate(nil), conf.Delegates...)
+		for _, d := range out {
+			if err := r.checkSelfCall(conf, d); err != nil {
+				return nil, fmt.Errorf("delegate %q: %w", d.Name, err)
+			}
+		}
 		out[0].MasterPlugin = true
 		return out, nil
 	}
@@ -197,7 +216,7 @@ func (r *Resolver) podNetworks(ctx context.Context, req *request, out []*netconf
 		if err != nil {
 			return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", netselect.DefaultNetworkAnnotation, err))
 		}
-		d, err := r.fromNAD(ctx, req, sel)
+		d, err := r.fromNAD(ctx, req, sel, netselect.DefaultNetworkAnnotation)
 		if err != nil {
 			return nil, podError(pod, netselect.DefaultNetworkAnnotation, err)
 		}
@@ -209,34 +228,19 @@ func (r *Resolver) podNetworks(ctx context.Context, req *request, out []*netconf
 	if err != nil {
 		return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", netselect.NetworksAnnotation, err))
 	}
+	// Bounded before any NAD is looked up, so a pod with hundreds of
+	// entries costs nothing but this error.
+	if err := r.checkEntries(sels); err != nil {
+		return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", netselect.NetworksAnnotation, err))
+	}
 	for i := range sels {
-		sel := &sels[i]
-		if err := checkIsolation(conf, pod, sel); err != nil {
-			r.warn(pod, ReasonNetworkForbidden, err.Error())
-			return nil, podError(pod, netselect.NetworksAnnotation, err)
-		}
-		d, err := r.fromNAD(ctx, req, sel)
+		d, err := r.fromNAD(ctx, req, &sels[i], netselect.NetworksAnnotation)
 		if err != nil {
 			return nil, podError(pod, netselect.NetworksAnnotation, err)
 		}
 		out = append(out, d)
 	}
 	return out, nil
-}
-
-// checkIsolation: with namespaceIsolation, a pod may use NADs of its own
-// namespace and of globalNamespaces only.
-func checkIsolation(conf *netconf.NetConf, pod *corev1.Pod, sel *netselect.Selection) error {
-	if !conf.NamespaceIsolation || sel.Namespace == pod.Namespace {
-		return nil
-	}
-	for _, ns := range conf.GlobalNamespaces {
-		if ns == sel.Namespace {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: network-attachment-definition %s/%s is outside the pod's namespace %q and globalNamespaces %v",
-		ErrForbidden, sel.Namespace, sel.Name, pod.Namespace, conf.GlobalNamespaces)
 }
 
 // podError names the pod and the annotation an error came from.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -43,6 +44,11 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		return
 	}
 	log := s.requestLogger(inv, endpoint)
+	if cerr := s.selfCall(r, inv); cerr != nil {
+		log.Error("self-call refused", "error", cerr.Msg)
+		writeCNIError(w, cerr)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
 	// Before a slot: requests waiting for the primary network must not
@@ -94,13 +100,9 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 // readInvocation reads the bounded body, decodes it and, for /cni, merges
 // the daemon-config override into its config.
 func (s *Server) readInvocation(w http.ResponseWriter, r *http.Request, endpoint string) (*invocation, *cnitypes.Error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, cniErr(cnitypes.ErrDecodingFailure, "request body exceeds the %d-byte limit", tooBig.Limit)
-		}
-		return nil, cniErr(cnitypes.ErrDecodingFailure, "read request body: %v", err)
+	body, cerr := s.readBody(w, r)
+	if cerr != nil {
+		return nil, cerr
 	}
 	inv, cerr := decodeRequest(body, endpoint)
 	if cerr != nil {
@@ -116,6 +118,32 @@ func (s *Server) readInvocation(w http.ResponseWriter, r *http.Request, endpoint
 		inv.Config = merged
 	}
 	return inv, nil
+}
+
+// readBody reads the body within MaxBodyBytes and BodyTimeout: a client
+// that trickles its body is cut off at the deadline instead of holding a
+// goroutine and a connection for as long as it likes.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *cnitypes.Error) {
+	rc := http.NewResponseController(w)
+	// Not every ResponseWriter supports deadlines (tests' recorders); the
+	// unix socket's does.
+	deadline := rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout)) == nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if deadline {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		var netErr net.Error
+		switch {
+		case errors.As(err, &tooBig):
+			return nil, cniErr(cnitypes.ErrDecodingFailure, "request body exceeds the %d-byte limit (maxRequestBytes)", tooBig.Limit)
+		case errors.As(err, &netErr) && netErr.Timeout():
+			return nil, cniErr(cnitypes.ErrDecodingFailure, "request body not received within %s (requestBodyTimeout): %v", s.opts.BodyTimeout, err)
+		}
+		return nil, cniErr(cnitypes.ErrDecodingFailure, "read request body: %v", err)
+	}
+	return body, nil
 }
 
 // run dispatches one command to the backend.

@@ -49,7 +49,14 @@ type Observer interface {
 // Defaults of Options.
 const (
 	DefaultRequestTimeout = 5 * time.Minute
-	DefaultMaxBodyBytes   = 4 << 20
+	// DefaultMaxBodyBytes bounds a request body: a request is the runtime's
+	// 00-multus.conf plus a few CNI variables, a few KiB; 1 MiB leaves
+	// room for inline delegates while a full connectionLimit of bodies
+	// stays far below a 512 MiB daemon.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultBodyTimeout bounds the reading of one body: the shim writes
+	// it at once, so a body still arriving after this is trickled.
+	DefaultBodyTimeout = 10 * time.Second
 )
 
 // Options configure a Server.
@@ -69,7 +76,7 @@ type Options struct {
 	ConnectionLimit int
 	// RequestTimeout bounds each command, waiting for a slot included.
 	RequestTimeout time.Duration
-	// MaxBodyBytes bounds a request body.
+	// MaxBodyBytes bounds a request body (maxRequestBytes).
 	MaxBodyBytes int64
 	// Readiness is the readiness indicator file (daemon-config
 	// readinessindicatorfile; Path "" means none): /readyz answers 500
@@ -77,6 +84,12 @@ type Options struct {
 	// before they take a slot. Its Interval and Timeout also bound a file
 	// named by a request's own config.
 	Readiness readiness.Indicator
+	// BodyTimeout bounds the reading of a request body, which the header
+	// timeout does not cover (requestBodyTimeout).
+	BodyTimeout time.Duration
+	// SelfCalls, if set, refuses requests that come from inside a delegate
+	// call of the same container.
+	SelfCalls SelfCallDetector
 }
 
 // Server serves the daemon socket.
@@ -104,6 +117,9 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
 	s := &Server{opts: opts}
 	if opts.ConnectionLimit > 0 {
 		s.slots = make(chan struct{}, opts.ConnectionLimit)
@@ -111,8 +127,9 @@ func New(opts Options) (*Server, error) {
 	s.http = &http.Server{
 		Handler: s.Handler(),
 		// A header that never finishes must not hold a goroutine forever;
-		// bodies are bounded by MaxBodyBytes and the request deadline.
+		// bodies are bounded by MaxBodyBytes and BodyTimeout.
 		ReadHeaderTimeout: 10 * time.Second,
+		ConnContext:       withConn,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	// One request per connection, as upstream: the shim dials per call.
@@ -221,6 +238,10 @@ func (r *statusRecorder) WriteHeader(code int) {
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (the body
+// read deadline).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	r.wroteHeader = true
