@@ -44,12 +44,19 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 		return err
 	}
 	delErr := a.delAll(ctx, req, target(conf), atts)
-	if state == scratchOK {
-		if delErr != nil && conf.RetryDeleteOnError {
-			req.Logger.Warn("DEL failed; keeping the delegate cache for the retry (retryDeleteOnError)", "file", path)
-		} else if err := removeIfExists(path); err != nil {
-			delErr = errors.Join(delErr, fmt.Errorf("remove delegate cache: %w", err))
-		}
+	if delErr == nil && state != scratchOK {
+		return nil // rebuilt, all released: there is no record to remove
+	}
+	gone, err := a.finishRecord(path, req.ContainerID, ds)
+	if err != nil {
+		return errors.Join(delErr, err)
+	}
+	if !gone {
+		// The runtime gets the error as configured (the shim reports
+		// success by default); the record stays, marked with the failed
+		// delegates, and the daemon retries them in the background.
+		req.Logger.Warn("DEL failed; the delegate cache is kept and the DEL is retried in the background",
+			"file", path, "err", delErr, "retryDeleteOnError", conf.RetryDeleteOnError)
 	}
 	return delErr
 }
