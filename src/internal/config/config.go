@@ -36,6 +36,11 @@ const (
 	DefaultPodLookupTimeout = 10 * time.Second
 	DefaultAPITimeout       = 10 * time.Second
 	DefaultNADRetryTimeout  = 5 * time.Second
+	// A failed DEL is retried with backoff up to DefaultDeleteRetryBackoff
+	// between attempts, and given up (record kept) after DefaultDeleteRetryMaxAge.
+	DefaultDeleteRetryBackoff = 2 * time.Minute
+	DefaultDeleteRetryMaxAge  = time.Hour
+	DefaultReconcileInterval  = 5 * time.Minute
 )
 
 // Config is daemon-config.json after defaults, flags and validation. Field
@@ -89,6 +94,14 @@ type Config struct {
 	RequestTimeout         Duration `json:"requestTimeout"`
 	DeleteConfOnExit       bool     `json:"deleteConfOnExit"`
 	ShutdownGracePeriod    Duration `json:"shutdownGracePeriod"`
+
+	// Ours: failed DELs are retried in the background (maximum backoff,
+	// give-up age); scratch caches whose pod and netns are gone are
+	// deleted every reconcileInterval unless disableReconcile.
+	DeleteRetryBackoff Duration `json:"deleteRetryBackoff"`
+	DeleteRetryMaxAge  Duration `json:"deleteRetryMaxAge"`
+	ReconcileInterval  Duration `json:"reconcileInterval"`
+	DisableReconcile   bool     `json:"disableReconcile"`
 
 	// Ours: Kubernetes client.
 	Kubeconfig       string   `json:"kubeconfig"`
@@ -249,6 +262,9 @@ func defaults() *Config {
 		PodLookupTimeout:       Duration(DefaultPodLookupTimeout),
 		APITimeout:             Duration(DefaultAPITimeout),
 		NADRetryTimeout:        Duration(DefaultNADRetryTimeout),
+		DeleteRetryBackoff:     Duration(DefaultDeleteRetryBackoff),
+		DeleteRetryMaxAge:      Duration(DefaultDeleteRetryMaxAge),
+		ReconcileInterval:      Duration(DefaultReconcileInterval),
 	}
 }
 

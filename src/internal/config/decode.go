@@ -94,6 +94,8 @@ func (c *Config) validate() error {
 		"delegateTimeout": c.DelegateTimeout, "requestTimeout": c.RequestTimeout,
 		"shutdownGracePeriod": c.ShutdownGracePeriod, "podLookupTimeout": c.PodLookupTimeout,
 		"apiTimeout": c.APITimeout, "nadRetryTimeout": c.NADRetryTimeout,
+		"deleteRetryBackoff": c.DeleteRetryBackoff, "deleteRetryMaxAge": c.DeleteRetryMaxAge,
+		"reconcileInterval": c.ReconcileInterval,
 	} {
 		check(d <= 0, key, "must be > 0, got %s", d.D())
 	}
