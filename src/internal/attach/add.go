@@ -177,21 +177,24 @@ func (tx *addTx) addOne(ctx context.Context, at *attachment) (*types100.Result, 
 func (tx *addTx) rollback(ctx context.Context, failedAt *attachment, cause error) error {
 	a, req := tx.a, tx.req
 	req.Logger.Error("ADD failed, rolling back", "err", cause, "delegates", len(tx.ran))
-	err := a.delAll(ctx, req, tx.t, tx.ran)
-	if err != nil {
+	// The record lists every delegate of the ADD; those that never ran
+	// hold nothing, the others are marked pending until their DEL succeeds.
+	ds := tx.allDelegates
+	ran := map[*netconf.Delegate]bool{}
+	for _, at := range tx.ran {
+		ran[at.d] = true
+	}
+	for _, d := range ds {
+		d.Released = d.Released || !ran[d]
+	}
+	path := scratchPath(tx.t.CacheDir, req.ContainerID)
+	if err := a.markDeleting(path, ds, nil, true); err != nil {
+		req.Logger.Error("rollback: delegate cache", "err", err)
+	}
+	if err := a.delAll(ctx, req, tx.t, tx.ran); err != nil {
 		req.Logger.Error("rollback DEL failed; the delegate cache is kept and the DEL is retried in the background", "err", err)
 	}
-	// The record lists every delegate of the ADD; those that never ran
-	// hold nothing, those whose rollback DEL failed stay for the retry.
-	ds := tx.allDelegates
-	for _, d := range ds {
-		if d.DelFailure != nil {
-			d.DelFailure.Rollback = true
-		} else if !d.Released {
-			d.Released = true
-		}
-	}
-	if _, err := a.finishRecord(scratchPath(tx.t.CacheDir, req.ContainerID), req.ContainerID, ds); err != nil {
+	if _, err := a.finishRecord(path, req.ContainerID, ds); err != nil {
 		req.Logger.Error("rollback: delegate cache", "err", err)
 	}
 	return a.failed(tx.pod, failedAt, cause)

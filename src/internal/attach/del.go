@@ -35,7 +35,7 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 		return err
 	}
 	path := scratchPath(conf.CNIDir, req.ContainerID)
-	ds, state, err := a.delegatesForDel(ctx, req, conf, path)
+	ds, _, err := a.delegatesForDel(ctx, req, conf, path)
 	if err != nil || ds == nil {
 		return err
 	}
@@ -43,10 +43,10 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 	if err != nil {
 		return err
 	}
-	delErr := a.delAll(ctx, req, target(conf), atts)
-	if delErr == nil && state != scratchOK {
-		return nil // rebuilt, all released: there is no record to remove
+	if err := a.markDeleting(path, ds, nil, false); err != nil {
+		return err
 	}
+	delErr := a.delAll(ctx, req, target(conf), atts)
 	gone, err := a.finishRecord(path, req.ContainerID, ds)
 	if err != nil {
 		return errors.Join(delErr, err)

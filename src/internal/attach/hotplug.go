@@ -104,6 +104,9 @@ func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.Int
 	}
 	if rec != nil {
 		at = rec.at
+		if err := a.markDeleting(rec.path, rec.ds, rec.at.d, false); err != nil {
+			return err
+		}
 	}
 	delErr := a.delAll(ctx, req, a.hotplugTarget(), []*attachment{at})
 	if rec != nil {

@@ -30,6 +30,25 @@ func markFailed(d *netconf.Delegate, err error, now time.Time) {
 	f.Attempts++
 }
 
+// markDeleting makes a DEL durable before it runs: every delegate still
+// attached is marked pending, so that if the daemon dies mid-DEL (or the
+// runtime's DEL never comes back), the next daemon's retrier finds the
+// record and finishes it. rollback says the DEL is an ADD's rollback;
+// only, when set, limits the marks to one delegate (a hot-plug DEL).
+func (a *Attacher) markDeleting(path string, ds []*netconf.Delegate, only *netconf.Delegate, rollback bool) error {
+	now := a.now()
+	for _, d := range ds {
+		if d.Released || d.DelFailure != nil || (only != nil && d != only) {
+			continue
+		}
+		d.DelFailure = &netconf.DelFailure{Error: "DEL started and did not finish", Since: now, LastAttempt: now, Rollback: rollback}
+	}
+	if err := writeRecord(path, ds); err != nil {
+		return fmt.Errorf("record the DEL before running it: %w", err)
+	}
+	return nil
+}
+
 // keepPending writes the record with its DEL marks and tells the retrier.
 func (a *Attacher) keepPending(path, containerID string, ds []*netconf.Delegate) error {
 	if err := writeRecord(path, ds); err != nil {

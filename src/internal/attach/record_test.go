@@ -343,3 +343,30 @@ func TestRecordStaysUpstreamReadable(t *testing.T) {
 		t.Errorf("runtime record = %+v", ds[1].Runtime)
 	}
 }
+
+// A DEL is on disk before any delegate runs: if the daemon dies in the
+// middle, the next daemon's retrier finds every unreleased delegate pending.
+func TestDelIsDurableBeforeItRuns(t *testing.T) {
+	e := newEnv(t, "1.0.0", clusterNet, net1, net2)
+	if _, err := e.a.Add(context.Background(), e.req("ADD", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	var during []string
+	e.exec.hook = func(_ context.Context, c execCall) {
+		if c.Command == "DEL" && c.Name == "net-a" {
+			during = marks(e.record("c1"))
+		}
+	}
+	if err := e.a.Del(context.Background(), e.req("DEL", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	// net-b (DELed first, in reverse) is not yet written as released: the
+	// marks are written once before and once after the delegates run.
+	want := []string{"cluster:failed", "ns/net-a:failed", "ns/net-b:failed"}
+	if !reflect.DeepEqual(during, want) {
+		t.Errorf("record during DEL = %q, want %q", during, want)
+	}
+	if e.hasRecord("c1") {
+		t.Error("record kept after a successful DEL")
+	}
+}

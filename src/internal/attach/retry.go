@@ -47,15 +47,17 @@ type warner interface {
 
 // RetryDelete runs the pending DELs of a container's record again, on the
 // container's lock, with the config and runtime arguments recorded at ADD.
-// A record whose first failure is older than giveUpAfter (> 0) is marked
+// It never waits for the lock. A record whose first failure is older than giveUpAfter (> 0) is marked
 // given up instead, and kept.
 func (a *Attacher) RetryDelete(ctx context.Context, log *slog.Logger, containerID string, giveUpAfter time.Duration) (RetryOutcome, error) {
 	if err := validContainerID(containerID); err != nil {
 		return RetryNothing, err
 	}
-	unlock, err := a.lock(ctx, containerID)
-	if err != nil {
-		return RetryNothing, err
+	// A request in flight on the container (a runtime DEL, say) settles
+	// the record itself; the retrier comes back later rather than wait.
+	unlock, ok := a.locks.tryLock(containerID)
+	if !ok {
+		return RetryNothing, nil
 	}
 	defer unlock()
 	path := scratchPath(a.opts.CNIDir, containerID)

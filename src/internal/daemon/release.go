@@ -31,7 +31,8 @@ func (r *releaser) kick(id string) {
 }
 
 // start runs the retrier (its first pass retries what a previous daemon
-// left pending) and, with Kubernetes and unless disabled, the reconciler.
+// left pending) and, unless disabled, the reconciler (pods nil: no
+// Kubernetes, the netns alone decides).
 // A backend that is not the attacher (tests) has nothing to release.
 func (r *releaser) start(bg context.Context, backend any, pods attach.PodSource) {
 	b, ok := backend.(release.Backend)
@@ -43,8 +44,8 @@ func (r *releaser) start(bg context.Context, backend any, pods attach.PodSource)
 		MaxBackoff: r.cfg.DeleteRetryBackoff.D(), GiveUpAfter: r.cfg.DeleteRetryMaxAge.D(),
 	})
 	go r.retrier.Run(bg)
-	if pods == nil || r.cfg.DisableReconcile {
-		r.log.Info("reconciliation of orphaned delegate caches is off", "kubernetes", pods != nil)
+	if r.cfg.DisableReconcile {
+		r.log.Info("reconciliation of orphaned delegate caches is off (disableReconcile)")
 		return
 	}
 	rec := release.NewReconciler(release.ReconcileOptions{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
@@ -12,7 +13,10 @@ import (
 // ReconcileOptions configure a Reconciler.
 type ReconcileOptions struct {
 	Backend Backend
-	// Pods looks pods up (the informer cache first); required.
+	// Pods looks pods up (the informer cache first). nil (a node without
+	// Kubernetes): the netns alone decides, and only while the directory
+	// holding it is visible, so a daemon that cannot see the runtime's
+	// netns mounts never takes every sandbox for gone.
 	Pods    attach.PodSource
 	Metrics Metrics
 	Logger  *slog.Logger
@@ -91,7 +95,13 @@ func (r *Reconciler) Pass(ctx context.Context) int {
 // candidate is the cheap test before the lock: a record that names its
 // pod and netns (upstream's records name neither and are left to DEL).
 func (r *Reconciler) candidate(sb attach.Sandbox) bool {
-	return sb.Pod.Name != "" && sb.Pod.UID != "" && sb.Netns != "" && !r.o.NetnsExists(sb.Netns)
+	if sb.Netns == "" || r.o.NetnsExists(sb.Netns) {
+		return false
+	}
+	if r.o.Pods == nil {
+		return r.o.NetnsExists(filepath.Dir(sb.Netns))
+	}
+	return sb.Pod.Name != "" && sb.Pod.UID != ""
 }
 
 // gone is re-checked under the container's lock: the netns is gone and the
@@ -100,6 +110,11 @@ func (r *Reconciler) gone(ctx context.Context, sb attach.Sandbox) bool {
 	if !r.candidate(sb) {
 		return false
 	}
+	if r.o.Pods == nil {
+		return true
+	}
+	// On DEL the pod source also answers "not found" when the API cannot
+	// be reached; with the netns gone the sandbox is dead either way.
 	_, err := r.o.Pods.GetPod(ctx, sb.Pod, attach.OpDel)
 	return errors.Is(err, attach.ErrPodNotFound)
 }

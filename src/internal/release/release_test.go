@@ -198,3 +198,17 @@ func TestReconcilePass(t *testing.T) {
 		t.Errorf("released %q (metric %d)", b.released, m.orphans)
 	}
 }
+
+func TestReconcileWithoutKubernetes(t *testing.T) {
+	b := &fakeBackend{sbs: []attach.Sandbox{
+		{ContainerID: "gone", Netns: "/run/netns/gone"},
+		{ContainerID: "present", Netns: "/run/netns/present"},
+		{ContainerID: "unseen", Netns: "/hidden/netns/x"}, // the daemon cannot see that directory
+		{ContainerID: "no-netns"},
+	}}
+	seen := map[string]bool{"/run/netns": true, "/run/netns/present": true}
+	r := NewReconciler(ReconcileOptions{Backend: b, Logger: discard(), NetnsExists: func(p string) bool { return seen[p] }})
+	if n := r.Pass(context.Background()); n != 1 || !reflect.DeepEqual(b.released, []string{"gone"}) {
+		t.Errorf("released %d: %q", n, b.released)
+	}
+}
