@@ -168,3 +168,27 @@ func TestTryLock(t *testing.T) {
 		t.Errorf("size = %d", k.size())
 	}
 }
+
+// The pod is deleted from the API while its DEL is pending: the retry
+// goes on from the record (no pod needed), and no event is attempted.
+func TestRetryDeleteAfterThePodIsGone(t *testing.T) {
+	e := newEnv(t, "1.0.0", clusterNet, net1)
+	ev := &warnEvents{}
+	e.a.opts.Events = ev
+	if _, err := e.a.Add(context.Background(), e.req("ADD", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	e.exec.fail["DEL net-a"] = cnitypes.NewError(11, "ipam busy", "")
+	_ = e.a.Del(context.Background(), e.req("DEL", "c1"))
+	e.pods.pod, e.pods.err = nil, ErrPodNotFound
+	if out, _ := e.a.RetryDelete(context.Background(), discardLogger(), "c1", time.Hour); out != RetryFailed {
+		t.Fatalf("retry = %v", out)
+	}
+	if len(ev.warnings) != 0 {
+		t.Errorf("event on a deleted pod: %q", ev.warnings)
+	}
+	delete(e.exec.fail, "DEL net-a")
+	if out, err := e.a.RetryDelete(context.Background(), discardLogger(), "c1", time.Hour); out != RetryReleased || err != nil || e.hasRecord("c1") {
+		t.Fatalf("retry = %v, %v; record kept %v", out, err, e.hasRecord("c1"))
+	}
+}
