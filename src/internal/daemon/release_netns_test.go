@@ -109,6 +109,8 @@ func (e *faultEnv) writeJSON(path string, v any) {
 func (e *faultEnv) startAndBaseline() []byte {
 	e.t.Helper()
 	e.start()
+	// /readyz may answer before auto mode has written 00-multus.conf.
+	waitUntil(e.t, "00-multus.conf", func() bool { _, err := os.Stat(e.confPath); return err == nil })
 	conf, err := os.ReadFile(e.confPath)
 	if err != nil {
 		e.t.Fatal(err)
