@@ -90,7 +90,7 @@ k8s-bins: ## Build kube-apiserver, kubectl, kubelet, kubeadm... $(K8S_VERSION) i
 # Kubernetes build and Debian's etcd there. One package at a time (-p 1): each starts its own
 # API server, and the 5,000-pod cache test is heavy enough alone.
 .PHONY: test-integration
-test-integration: preflight k8s-bins ## Integration tier against a real kube-apiserver + etcd (envtest)
+test-integration: preflight build k8s-bins ## Integration tier against a real kube-apiserver + etcd (envtest)
 	mkdir -p $(ENVTEST_ASSETS)
 	ln -sfn $(K8S_BIN)/kube-apiserver $(ENVTEST_ASSETS)/kube-apiserver
 	ln -sfn $(K8S_BIN)/kubectl $(ENVTEST_ASSETS)/kubectl

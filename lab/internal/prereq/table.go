@@ -30,7 +30,7 @@ type Toolchain struct {
 var Packages = []Package{
 	{Name: "busybox-static", Files: []string{"/bin/busybox"}, Why: "the test pod and flannel images (a static busybox)"},
 	{Name: "ca-certificates", Files: []string{"/etc/ssl/certs/ca-certificates.crt"}, Why: "Go module downloads over TLS"},
-	{Name: "coreutils", Commands: []string{"chroot", "ln", "mkdir", "touch", "tee", "cat", "rm", "cp", "mv"}, Why: "the Makefile; the node-image bake runs tools inside its rootfs"},
+	{Name: "coreutils", Commands: []string{"chroot", "ln", "mkdir", "touch", "tee", "cat", "rm", "cp", "mv", "ls"}, Why: "the Makefile; the node-image bake runs tools inside its rootfs"},
 	{Name: "dash", Commands: []string{"sh"}, Why: "tests that run shell snippets"},
 	{Name: "debootstrap", Commands: []string{"debootstrap"}, Why: "the node-image bake (Debian rootfs) and the clean-root check"},
 	{Name: "docker.io", Commands: []string{"dockerd", "docker", "containerd", "runc"}, Why: "the kind lab's container engine"},
@@ -39,7 +39,7 @@ var Packages = []Package{
 	{Name: "git", Commands: []string{"git"}, Why: "the Makefile's version stamp"},
 	{Name: "grep", Commands: []string{"grep"}, Why: "the Makefile's lab and manifest checks"},
 	{Name: "iproute2", Commands: []string{"ip"}, Why: "the egress guard (default route), the netns tier and the benchmark"},
-	{Name: "iptables", Commands: []string{"iptables"}, Why: "the egress guard and the netns tier's portmap checks"},
+	{Name: "iptables", Commands: []string{"iptables", "iptables-save"}, Why: "the egress guard, the netns tier's portmap checks and the leak checker"},
 	{Name: "jq", Commands: []string{"jq"}, Why: "the node-image bake (containerd's base spec)"},
 	{Name: "libc6-dev", Files: []string{"/usr/include/stdio.h"}, Why: "the static pause build"},
 	{Name: "make", Commands: []string{"make"}, Why: "the project's front door; the lab calls make build and make plugins"},

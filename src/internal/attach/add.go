@@ -62,6 +62,12 @@ func (a *Attacher) Add(ctx context.Context, req *Request) (cnitypes.Result, erro
 	if err != nil {
 		return nil, a.failed(pod, nil, err)
 	}
+	if res, repeated, err := a.repeatedAdd(req, conf, atts); repeated {
+		if err != nil {
+			return nil, a.failed(pod, nil, err)
+		}
+		return res, nil
+	}
 	tx := &addTx{a: a, req: req, pod: pod, t: target(conf)}
 	return tx.run(ctx, atts)
 }
@@ -75,13 +81,19 @@ type addTx struct {
 	t   delegate.Target
 	// ran is the rollback stack: attachments whose ADD was attempted.
 	ran []*attachment
+	// allDelegates is the record of the ADD (every delegate, in order).
+	allDelegates []*netconf.Delegate
+	// hotplug is the container's record a /delegate ADD joined; nil for
+	// /cni, and for a container without a record.
+	hotplug *hotplugRec
 }
 
 func (tx *addTx) run(ctx context.Context, atts []*attachment) (cnitypes.Result, error) {
 	a, req := tx.a, tx.req
 	// The cache is written before any delegate runs, so that a crash
 	// mid-ADD still leaves DEL the list of what to undo.
-	if err := writeScratch(tx.t.CacheDir, req.ContainerID, delegatesOf(atts)); err != nil {
+	tx.allDelegates = delegatesOf(atts)
+	if err := writeScratch(tx.t.CacheDir, req.ContainerID, tx.allDelegates); err != nil {
 		return nil, a.failed(tx.pod, nil, err)
 	}
 	var (
@@ -165,11 +177,25 @@ func (tx *addTx) addOne(ctx context.Context, at *attachment) (*types100.Result, 
 func (tx *addTx) rollback(ctx context.Context, failedAt *attachment, cause error) error {
 	a, req := tx.a, tx.req
 	req.Logger.Error("ADD failed, rolling back", "err", cause, "delegates", len(tx.ran))
-	if err := a.delAll(ctx, req, tx.t, tx.ran); err != nil {
-		req.Logger.Error("rollback DEL failed", "err", err)
+	// The record lists every delegate of the ADD; those that never ran
+	// hold nothing, the others are marked pending until their DEL succeeds.
+	ds := tx.allDelegates
+	ran := map[*netconf.Delegate]bool{}
+	for _, at := range tx.ran {
+		ran[at.d] = true
 	}
-	if err := removeIfExists(scratchPath(tx.t.CacheDir, req.ContainerID)); err != nil {
-		req.Logger.Error("rollback: removing delegate cache", "err", err)
+	for _, d := range ds {
+		d.Released = d.Released || !ran[d]
+	}
+	path := scratchPath(tx.t.CacheDir, req.ContainerID)
+	if err := a.markDeleting(path, ds, nil, true); err != nil {
+		req.Logger.Error("rollback: delegate cache", "err", err)
+	}
+	if err := a.delAll(ctx, req, tx.t, tx.ran); err != nil {
+		req.Logger.Error("rollback DEL failed; the delegate cache is kept and the DEL is retried in the background", "err", err)
+	}
+	if _, err := a.finishRecord(path, req.ContainerID, ds); err != nil {
+		req.Logger.Error("rollback: delegate cache", "err", err)
 	}
 	return a.failed(tx.pod, failedAt, cause)
 }

@@ -54,6 +54,11 @@ type Options struct {
 	CNIDir string
 	// CNIPath is the daemon's CNI_PATH, split; searched after binDir.
 	CNIPath []string
+	// OnPendingDelete is told when a DEL (or a rollback's DEL) failed and
+	// its record was kept for the background retry; nil ok.
+	OnPendingDelete func(containerID string)
+	// Now is the clock of the pending-delete records; nil: time.Now.
+	Now func() time.Time
 }
 
 // Observer receives metrics hooks.
@@ -95,6 +100,9 @@ func New(opts Options) (*Attacher, error) {
 	if obs := opts.Observer; obs != nil {
 		cfg.Done = obs.DelegateDone
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Attacher{opts: opts, runner: delegate.NewRunner(cfg), net: kernelNet{}}, nil
 }
 
@@ -104,6 +112,8 @@ func New(opts Options) (*Attacher, error) {
 func (a *Attacher) lock(ctx context.Context, containerID string) (func(), error) {
 	return a.locks.lock(ctx, containerID)
 }
+
+func (a *Attacher) now() time.Time { return a.opts.Now() }
 
 // cleanupContext is used for rollback and cleanup: they must run even when
 // the request's context was cancelled (the client went away), each delegate

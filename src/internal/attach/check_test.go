@@ -203,7 +203,7 @@ func TestDelegateHotplug(t *testing.T) {
 			t.Errorf("statuses after ADD = %+v", e.status.current)
 		}
 		if _, err := os.Stat(filepath.Join(e.cniDir, "c1")); err == nil {
-			t.Error("/delegate must not write a scratch cache")
+			t.Error("/delegate into a container without a record must not create one")
 		}
 		req.Command = "DEL"
 		if err := e.a.DelegateDel(context.Background(), req, attrs); err != nil {

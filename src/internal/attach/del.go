@@ -35,7 +35,7 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 		return err
 	}
 	path := scratchPath(conf.CNIDir, req.ContainerID)
-	ds, state, err := a.delegatesForDel(ctx, req, conf, path)
+	ds, _, err := a.delegatesForDel(ctx, req, conf, path)
 	if err != nil || ds == nil {
 		return err
 	}
@@ -43,13 +43,20 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 	if err != nil {
 		return err
 	}
+	if err := a.markDeleting(path, ds, nil, false); err != nil {
+		return err
+	}
 	delErr := a.delAll(ctx, req, target(conf), atts)
-	if state == scratchOK {
-		if delErr != nil && conf.RetryDeleteOnError {
-			req.Logger.Warn("DEL failed; keeping the delegate cache for the retry (retryDeleteOnError)", "file", path)
-		} else if err := removeIfExists(path); err != nil {
-			delErr = errors.Join(delErr, fmt.Errorf("remove delegate cache: %w", err))
-		}
+	gone, err := a.finishRecord(path, req.ContainerID, ds)
+	if err != nil {
+		return errors.Join(delErr, err)
+	}
+	if !gone {
+		// The runtime gets the error as configured (the shim reports
+		// success by default); the record stays, marked with the failed
+		// delegates, and the daemon retries them in the background.
+		req.Logger.Warn("DEL failed; the delegate cache is kept and the DEL is retried in the background",
+			"file", path, "err", delErr, "retryDeleteOnError", conf.RetryDeleteOnError)
 	}
 	return delErr
 }

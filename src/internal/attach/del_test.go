@@ -88,7 +88,7 @@ func TestDel(t *testing.T) {
 			wantResolver: 1,
 		},
 		{
-			name: "all DEL errors collected, cache removed by default",
+			name: "all DEL errors collected, cache kept for the retry",
 			add:  true,
 			setup: func(e *testEnv) {
 				e.exec.fail["DEL net-a"] = cnitypes.NewError(11, "ipam busy", "")
@@ -97,6 +97,7 @@ func TestDel(t *testing.T) {
 			wantCalls: []string{"DEL net-b data0", "DEL net-a net1", "DEL cluster eth0"},
 			wantErr:   "ipam busy",
 			wantCode:  11,
+			wantCache: true,
 		},
 		{
 			name: "retryDeleteOnError keeps the cache when DEL fails",

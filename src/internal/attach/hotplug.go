@@ -2,6 +2,7 @@ package attach
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
@@ -14,9 +15,10 @@ import (
 )
 
 // The /delegate endpoint (hot-plug, §2.7): req.Config is ONE delegate
-// config, the interface is req.IfName, and no scratch cache is written.
-// Unlike upstream, ADD and DEL merge their interface into (or out of) the
-// pod's network-status, and a failed ADD is rolled back.
+// config and the interface is req.IfName. Unlike upstream, ADD and DEL
+// merge their interface into (or out of) the pod's network-status, a
+// failed ADD is rolled back, and the attachment goes into the container's
+// record (its scratch cache), so the pod's DEL releases it too.
 
 // DelegateAdd attaches one more interface to a running pod.
 func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (cnitypes.Result, error) {
@@ -32,6 +34,13 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 		return nil, err
 	}
 	tx := &addTx{a: a, req: req, pod: pod, t: a.hotplugTarget()}
+	// Recorded before the delegate runs, as /cni does, so that a crash
+	// mid-ADD still leaves the pod's DEL something to release.
+	rec, err := a.recordHotplug(req, at)
+	if err != nil {
+		return nil, err
+	}
+	tx.hotplug = rec
 	res, err := tx.addOne(ctx, at)
 	if err != nil {
 		return nil, tx.rollbackHotplug(ctx, at, err)
@@ -56,11 +65,22 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 	return res, nil
 }
 
-// rollbackHotplug is rollback without a scratch cache.
+// rollbackHotplug undoes one hot-plug ADD: DEL, then the attachment
+// leaves the record, unless the DEL failed (then it stays for the retry).
 func (tx *addTx) rollbackHotplug(ctx context.Context, failedAt *attachment, cause error) error {
 	if len(tx.ran) > 0 {
 		if err := tx.a.delAll(ctx, tx.req, tx.t, tx.ran); err != nil {
-			tx.req.Logger.Error("rollback DEL failed", "err", err)
+			tx.req.Logger.Error("rollback DEL failed; kept in the delegate cache for the retry", "err", err)
+			if f := tx.ran[0].d.DelFailure; f != nil {
+				f.Rollback = true
+			}
+		}
+	} else {
+		failedAt.d.Released = true
+	}
+	if tx.hotplug != nil {
+		if err := tx.hotplug.settle(); err != nil {
+			tx.req.Logger.Error("rollback: delegate cache", "err", err)
 		}
 	}
 	return tx.a.failed(tx.pod, failedAt, cause)
@@ -78,8 +98,24 @@ func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.Int
 	if err != nil {
 		return err
 	}
-	if err := a.delAll(ctx, req, a.hotplugTarget(), []*attachment{at}); err != nil {
+	rec, err := a.hotplugRecord(req, at)
+	if err != nil {
 		return err
+	}
+	if rec != nil {
+		at = rec.at
+		if err := a.markDeleting(rec.path, rec.ds, rec.at.d, false); err != nil {
+			return err
+		}
+	}
+	delErr := a.delAll(ctx, req, a.hotplugTarget(), []*attachment{at})
+	if rec != nil {
+		if err := rec.settle(); err != nil {
+			delErr = errors.Join(delErr, err)
+		}
+	}
+	if delErr != nil {
+		return delErr
 	}
 	if a.opts.Status == nil || pod == nil {
 		return nil

@@ -61,3 +61,27 @@ func (k *keyedMutex) size() int {
 	defer k.mu.Unlock()
 	return len(k.m)
 }
+
+// tryLock takes the key's lock only if nobody holds it: background work
+// uses it to leave containers with a request in flight alone.
+func (k *keyedMutex) tryLock(key string) (func(), bool) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	if k.m[key] != nil {
+		k.mu.Unlock()
+		return nil, false // held, or somebody is waiting for it
+	}
+	e := &keyedEntry{ch: make(chan struct{}, 1), refs: 1}
+	e.ch <- struct{}{}
+	k.m[key] = e
+	k.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			<-e.ch
+			k.drop(key, e)
+		})
+	}, true
+}

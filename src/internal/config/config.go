@@ -51,6 +51,11 @@ const (
 	// MemoryLimitOff leaves the runtime's default (or GOMEMLIMIT).
 	MemoryLimitAuto = "auto"
 	MemoryLimitOff  = "off"
+	// A failed DEL is retried with backoff up to DefaultDeleteRetryBackoff
+	// between attempts, and given up (record kept) after DefaultDeleteRetryMaxAge.
+	DefaultDeleteRetryBackoff = 2 * time.Minute
+	DefaultDeleteRetryMaxAge  = time.Hour
+	DefaultReconcileInterval  = 5 * time.Minute
 )
 
 // Config is daemon-config.json after defaults, flags and validation. Field
@@ -125,6 +130,14 @@ type Config struct {
 	// PrimarySettlePeriod is how long a vanished primary config must stay
 	// gone before a replacement is adopted.
 	PrimarySettlePeriod Duration `json:"primarySettlePeriod"`
+
+	// Ours: failed DELs are retried in the background (maximum backoff,
+	// give-up age); scratch caches whose pod and netns are gone are
+	// deleted every reconcileInterval unless disableReconcile.
+	DeleteRetryBackoff Duration `json:"deleteRetryBackoff"`
+	DeleteRetryMaxAge  Duration `json:"deleteRetryMaxAge"`
+	ReconcileInterval  Duration `json:"reconcileInterval"`
+	DisableReconcile   bool     `json:"disableReconcile"`
 
 	// Ours: Kubernetes client.
 	Kubeconfig       string   `json:"kubeconfig"`
@@ -294,6 +307,9 @@ func defaults() *Config {
 		RequestBodyTimeout:     Duration(DefaultRequestBodyTimeout),
 		MemoryLimit:            MemoryLimitAuto,
 		PrimarySettlePeriod:    Duration(DefaultPrimarySettlePeriod),
+		DeleteRetryBackoff:     Duration(DefaultDeleteRetryBackoff),
+		DeleteRetryMaxAge:      Duration(DefaultDeleteRetryMaxAge),
+		ReconcileInterval:      Duration(DefaultReconcileInterval),
 	}
 }
 

@@ -95,6 +95,16 @@ func TestParse(t *testing.T) {
 			wantErr: []string{`"shutdownDrainPeriod": must not be negative`}},
 		{name: "zero readiness timeout", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","readinessIndicatorTimeout":"0s"}`,
 			wantErr: []string{`"readinessIndicatorTimeout": must be > 0`}},
+		{name: "zero delete retry age", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","deleteRetryMaxAge":"0s"}`,
+			wantErr: []string{`"deleteRetryMaxAge": must be > 0`}},
+		{name: "pending-delete and reconcile keys", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","deleteRetryBackoff":"10s",` +
+			`"deleteRetryMaxAge":"30m","reconcileInterval":"1m","disableReconcile":true}`,
+			check: func(t *testing.T, c *Config) {
+				if c.DeleteRetryBackoff.D() != 10*time.Second || c.DeleteRetryMaxAge.D() != 30*time.Minute ||
+					c.ReconcileInterval.D() != time.Minute || !c.DisableReconcile {
+					t.Errorf("got %v %v %v %v", c.DeleteRetryBackoff, c.DeleteRetryMaxAge, c.ReconcileInterval, c.DisableReconcile)
+				}
+			}},
 		{name: "unknown log level is a warning", file: `{"cniVersion":"0.3.1","multusAutoconfigDir":"/d","logLevel":"loud"}`,
 			check: func(t *testing.T, c *Config) {
 				if c.LogLevel != DefaultLogLevel {

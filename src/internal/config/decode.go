@@ -96,6 +96,8 @@ func (c *Config) validate() error {
 		"shutdownGracePeriod": c.ShutdownGracePeriod, "podLookupTimeout": c.PodLookupTimeout,
 		"apiTimeout": c.APITimeout, "nadRetryTimeout": c.NADRetryTimeout,
 		"readinessIndicatorTimeout": c.ReadinessTimeout,
+		"deleteRetryBackoff":        c.DeleteRetryBackoff, "deleteRetryMaxAge": c.DeleteRetryMaxAge,
+		"reconcileInterval": c.ReconcileInterval,
 	} {
 		check(d <= 0, key, "must be > 0, got %s", d.D())
 	}

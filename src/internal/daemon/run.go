@@ -173,10 +173,13 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 			"running without Kubernetes, networks come from files and inline delegates only")
 	}
 	opts.Resolver = resolve.New(ropts)
+	rel := newReleaser(cfg, log, m)
+	opts.OnPendingDelete = rel.kick
 	backend, err := env.NewBackend(opts)
 	if err != nil {
 		return nil, fail(ExitServer, "attach: %w", err)
 	}
+	rel.start(bg, backend, opts.Pods)
 	return backend, nil
 }
 

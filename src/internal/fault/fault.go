@@ -6,9 +6,14 @@
 // Config keys (besides cniVersion, name, type):
 //
 //	"fault": {"add": {"code": 11, "msg": "boom", "details": "", "delayMs": 0,
-//	                  "hang": false, "crash": false}, "del": {...}, ...}
+//	                  "hang": false, "crash": false, "times": 0}, "del": {...}, ...}
 //	"result": <a CNI result to return on ADD, any version>
 //	"recordFile": "/var/log/cni-fault.log"   one JSON line per call
+//
+// "times": N > 0 applies the fault only to the first N calls of that
+// command for each container ID, then the command succeeds: a DEL that
+// fails twice and then works. The counts live in <recordFile>.state
+// (JSON, under flock), so "times" needs a recordFile.
 //
 // Without a fault for the command it succeeds: ADD returns "result", else
 // the prevResult it was chained after, else one interface named CNI_IFNAME
@@ -37,6 +42,8 @@ type Spec struct {
 	DelayMs int    `json:"delayMs,omitempty"`
 	Hang    bool   `json:"hang,omitempty"`
 	Crash   bool   `json:"crash,omitempty"`
+	// Times > 0: only the first Times calls per container ID fail.
+	Times int `json:"times,omitempty"`
 }
 
 // Conf is cni-fault's network config.
@@ -87,7 +94,17 @@ func (p *Plugin) run(cmd string, args *skel.CmdArgs) error {
 	if err := p.record(conf, cmd, args); err != nil {
 		return &cnitypes.Error{Code: cnitypes.ErrIOFailure, Msg: fmt.Sprintf("cni-fault: record: %v", err)}
 	}
-	if spec := conf.Fault[strings.ToLower(cmd)]; spec != nil {
+	spec := conf.Fault[strings.ToLower(cmd)]
+	if spec != nil && spec.Times > 0 {
+		active, err := countCall(conf.RecordFile, cmd+"/"+args.ContainerID, spec.Times)
+		if err != nil {
+			return &cnitypes.Error{Code: cnitypes.ErrIOFailure, Msg: fmt.Sprintf("cni-fault: times: %v", err)}
+		}
+		if !active {
+			spec = nil
+		}
+	}
+	if spec != nil {
 		if spec.DelayMs > 0 {
 			p.Sleep(time.Duration(spec.DelayMs) * time.Millisecond)
 		}

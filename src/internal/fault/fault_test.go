@@ -172,3 +172,49 @@ func TestBinaryThroughInvoke(t *testing.T) {
 		t.Fatalf("ADD = %v, %v", res, err)
 	}
 }
+
+func TestTimesFailsOnlyTheFirstCalls(t *testing.T) {
+	dir := t.TempDir()
+	record := filepath.Join(dir, "calls.log")
+	conf := `{"cniVersion":"1.0.0","name":"f","type":"cni-fault","recordFile":"` + record + `","fault":{"del":{"code":11,"times":2}}}`
+	h := newHarness()
+	call := func(id string) error {
+		a := args(conf)
+		a.ContainerID = id
+		return h.plugin.Funcs().Del(a)
+	}
+	var got []string
+	for _, id := range []string{"c1", "c1", "c2", "c1", "c1", "c2", "c2"} {
+		err := call(id)
+		var cerr *cnitypes.Error
+		switch {
+		case err == nil:
+			got = append(got, id+":ok")
+		case errors.As(err, &cerr) && cerr.Code == 11:
+			got = append(got, id+":fail")
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	want := "c1:fail c1:fail c2:fail c1:ok c1:ok c2:fail c2:ok"
+	if strings.Join(got, " ") != want {
+		t.Errorf("outcomes = %q, want %q", strings.Join(got, " "), want)
+	}
+	// ADD has no fault: it is not counted and never fails.
+	if err := h.plugin.Funcs().Add(args(conf)); err != nil {
+		t.Errorf("ADD: %v", err)
+	}
+	state, err := os.ReadFile(fault.StatePath(record))
+	if err != nil || string(state) != `{"DEL/c1":4,"DEL/c2":3}` {
+		t.Errorf("state = %s, %v", state, err)
+	}
+}
+
+func TestTimesNeedsRecordFile(t *testing.T) {
+	h := newHarness()
+	err := h.plugin.Funcs().Del(args(`{"cniVersion":"1.0.0","name":"f","type":"cni-fault","fault":{"del":{"code":11,"times":1}}}`))
+	var cerr *cnitypes.Error
+	if !errors.As(err, &cerr) || cerr.Code != cnitypes.ErrIOFailure || !strings.Contains(cerr.Msg, "recordFile") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -24,6 +24,10 @@ type Metrics struct {
 	delegateErrors  *prometheus.CounterVec
 	inFlight        prometheus.Gauge
 	corruptCache    prometheus.Counter
+	pendingDeletes  prometheus.Gauge
+	deleteRetries   *prometheus.CounterVec
+	deleteGiveUps   prometheus.Counter
+	orphansReleased prometheus.Counter
 }
 
 // Buckets from 5 ms to about 80 s: delegates range from a few ms (bridge)
@@ -60,8 +64,27 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "multus_corrupt_cache_total",
 			Help: "Scratch cache files that could not be read at DEL.",
 		}),
+		pendingDeletes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "multus_pending_deletes",
+			Help: "Containers whose DEL (or ADD rollback) failed and is being retried in the background.",
+		}),
+		deleteRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "multus_delete_retries_total",
+			Help: "Background retries of failed DELs, by result (released, failed, gave-up).",
+		}, []string{"result"}),
+		deleteGiveUps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "multus_delete_giveups_total",
+			Help: "Failed DELs given up after the retry age limit (their record is kept).",
+		}),
+		orphansReleased: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "multus_reconcile_released_total",
+			Help: "Containers released by reconciliation because their pod and netns were gone.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.commandLatency, m.delegateLatency, m.delegateErrors, m.inFlight, m.corruptCache} {
+	for _, c := range []prometheus.Collector{
+		m.requests, m.commandLatency, m.delegateLatency, m.delegateErrors, m.inFlight, m.corruptCache,
+		m.pendingDeletes, m.deleteRetries, m.deleteGiveUps, m.orphansReleased,
+	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -97,6 +120,20 @@ func (m *Metrics) DelegateDone(delegateType, command string, d time.Duration, er
 
 // CorruptCache counts an unreadable scratch cache (attach.Observer).
 func (m *Metrics) CorruptCache(string) { m.corruptCache.Inc() }
+
+// PendingDeletes sets the pending-delete gauge (release.Metrics).
+func (m *Metrics) PendingDeletes(n int) { m.pendingDeletes.Set(float64(n)) }
+
+// DeleteRetried counts one background DEL retry (release.Metrics).
+func (m *Metrics) DeleteRetried(result string) {
+	m.deleteRetries.WithLabelValues(result).Inc()
+	if result == "gave-up" {
+		m.deleteGiveUps.Inc()
+	}
+}
+
+// OrphanReleased counts one container released by reconciliation.
+func (m *Metrics) OrphanReleased() { m.orphansReleased.Inc() }
 
 // Handler serves /metrics from g and, with pprof, /debug/pprof/*.
 func Handler(g prometheus.Gatherer, enablePprof bool) http.Handler {

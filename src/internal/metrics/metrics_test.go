@@ -36,6 +36,11 @@ func TestRecorders(t *testing.T) {
 	m.DelegateDone("bridge", "ADD", 10*time.Millisecond, nil)
 	m.DelegateDone("macvlan", "ADD", 10*time.Millisecond, errors.New("boom"))
 	m.CorruptCache("abc")
+	m.PendingDeletes(3)
+	m.DeleteRetried("failed")
+	m.DeleteRetried("failed")
+	m.DeleteRetried("gave-up")
+	m.OrphanReleased()
 
 	tests := []struct {
 		name   string
@@ -47,6 +52,11 @@ func TestRecorders(t *testing.T) {
 		{"multus_requests_in_flight", nil, 1},
 		{"multus_delegate_errors_total", map[string]string{"type": "macvlan", "command": "ADD"}, 1},
 		{"multus_corrupt_cache_total", nil, 1},
+		{"multus_pending_deletes", nil, 3},
+		{"multus_delete_retries_total", map[string]string{"result": "failed"}, 2},
+		{"multus_delete_retries_total", map[string]string{"result": "gave-up"}, 1},
+		{"multus_delete_giveups_total", nil, 1},
+		{"multus_reconcile_released_total", nil, 1},
 		// Histograms: the sample count.
 		{"multus_command_duration_seconds", map[string]string{"handler": "/cni", "command": "ADD", "result": "ok"}, 1},
 		{"multus_command_duration_seconds", map[string]string{"handler": "/cni", "command": "DEL", "result": "error"}, 1},

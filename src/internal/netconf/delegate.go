@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 )
@@ -32,6 +33,11 @@ type Delegate struct {
 	// Bytes is the exact config JSON the delegate is executed with.
 	Bytes []byte `json:"Bytes"`
 
+	// multus-thick's own keys, added to upstream's format: upstream's
+	// decoder ignores them, and a file without them (upstream's, or ours
+	// from before) reads as it always did.
+	Record
+
 	// Not cached: rebuilt at DEL (MasterPlugin is entry 0, ConfListPlugin
 	// is "has ConfList.Plugins") or only meaningful at ADD.
 	PortMappingsRequest []*PortMapEntry `json:"-"`
@@ -39,6 +45,45 @@ type Delegate struct {
 	MasterPlugin        bool            `json:"-"`
 	ConfListPlugin      bool            `json:"-"`
 }
+
+// Record is what the daemon keeps about a delegate beyond upstream's
+// fields, so that nothing it added is ever lost: the runtime arguments of
+// its ADD (DEL and CHECK give it the same ones, portMappings included),
+// whether /delegate added it, and the state of its DEL.
+type Record struct {
+	Runtime *CachedRuntime `json:"multusThickRuntime,omitempty"`
+	// Hotplug: added through /delegate, into a running pod.
+	Hotplug bool `json:"multusThickHotplug,omitempty"`
+	// Released: its DEL succeeded (or it never ran) while another
+	// delegate's failed; a retry skips it.
+	Released bool `json:"multusThickReleased,omitempty"`
+	// DelFailure is set while its DEL has failed and is being retried.
+	DelFailure *DelFailure `json:"multusThickDelFailure,omitempty"`
+}
+
+// CachedRuntime is the libcni runtime configuration a delegate got at ADD.
+type CachedRuntime struct {
+	IfName         string         `json:"ifname"`
+	NetNS          string         `json:"netns,omitempty"`
+	Args           [][2]string    `json:"args,omitempty"`
+	CapabilityArgs map[string]any `json:"capabilityArgs,omitempty"`
+}
+
+// DelFailure is a delegate DEL that failed and is pending a retry.
+type DelFailure struct {
+	Error string `json:"error"`
+	// Since is the first failure; the retry gives up after a configured
+	// age (GaveUp), keeping the record for the operator.
+	Since       time.Time `json:"since"`
+	LastAttempt time.Time `json:"lastAttempt"`
+	Attempts    int       `json:"attempts"`
+	// Rollback: the DEL was an ADD's rollback.
+	Rollback bool `json:"rollback,omitempty"`
+	GaveUp   bool `json:"gaveUp,omitempty"`
+}
+
+// Pending reports whether the delegate's DEL still has to be retried.
+func (d *Delegate) Pending() bool { return d.DelFailure != nil && !d.DelFailure.GaveUp }
 
 // ErrNoType means a config is neither a plugin (no "type") nor a conflist
 // with a typed first plugin.
