@@ -12,8 +12,12 @@ import (
 )
 
 func main() {
+	root := callrec.DefaultRoot
+	if dir := os.Getenv("MT_REPRO_RECORD_DIR"); dir != "" {
+		root = dir // tests of the record format; the daemon never sets it
+	}
 	w := &callrec.Wrapper{
-		Root: callrec.DefaultRoot, Self: os.Args[0], Environ: os.Environ(),
+		Root: root, Self: os.Args[0], Environ: os.Environ(),
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Now: time.Now, PID: os.Getpid(),
 	}
 	// No deadline of its own: the daemon's delegate deadline kills the wrapper's process
