@@ -187,8 +187,8 @@ func Leftovers(before, after State, ids []string) []string {
 func callsProgress(ctx context.Context, n Nodes, node, namespace string) (total, pending, running int, err error) {
 	out, err := sh(ctx, n, node, nil, `d="$1/$2"; t=0; p=0
 if [ -d "$d" ]; then for c in "$d"/*/; do [ -d "$c" ] || continue; t=$((t+1)); [ -e "$c/exit.json" ] || p=$((p+1)); done; fi
-r=0; for c in /proc/[0-9]*/cmdline; do a=$(tr '\0' '\n' < "$c" 2>/dev/null | head -n1); case "${a##*/}" in mt-repro-*) r=$((r+1));; esac; done
-echo "$t $p $r"`, recordRoot, namespace)
+r=$(grep -las "^$3/mt-repro-" /proc/[0-9]*/cmdline | wc -l)
+echo "$t $p $r"`, recordRoot, namespace, cniBinDir)
 	if err != nil {
 		return 0, 0, 0, err
 	}

@@ -534,8 +534,10 @@ func (r *run) savePod(ctx context.Context, name string) error {
 // summary.
 func (r *run) collect(ctx context.Context, log io.Writer) (*Summary, error) {
 	var errs []error
+	settleNote := ""
 	if err := r.settle(ctx, log); err != nil {
-		errs = append(errs, err)
+		// Still collect what there is: a call may still be running (a DEL that hangs).
+		settleNote = err.Error()
 	}
 	callsDir := filepath.Join(r.dir, "calls")
 	if err := fetchCalls(ctx, r.env.Nodes, r.node.Name, r.namespace, callsDir); err != nil {
@@ -566,6 +568,9 @@ func (r *run) collect(ctx context.Context, log io.Writer) (*Summary, error) {
 		errs = append(errs, os.WriteFile(filepath.Join(r.dir, "leftovers.txt"), []byte(strings.Join(in.Leftovers, "\n")+"\n"), 0o644))
 	}
 	sum := Summarize(in)
+	if settleNote != "" {
+		sum.Notes = append(sum.Notes, settleNote+": calls still running were collected as they were")
+	}
 	var text strings.Builder
 	sum.Render(&text)
 	errs = append(errs, os.WriteFile(filepath.Join(r.dir, "summary.txt"), []byte(text.String()), 0o644))
