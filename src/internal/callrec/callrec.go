@@ -9,7 +9,8 @@
 // deadline kills that group, wrapper and plugin die together and the call is left without
 // an exit record, which is how a hang shows in the evidence.
 //
-// One directory per call, under <root>/<pod namespace>/<start>-<pid>-<command>/:
+// One directory per call that has a pod (K8S_POD_NAMESPACE in CNI_ARGS), under
+// <root>/<pod namespace>/<start>-<pid>-<command>/:
 //
 //	meta.json   command, type, real plugin path, container ID, ifname, netns, pod, start
 //	stdin       the config bytes exactly as received
@@ -118,9 +119,14 @@ func (w *Wrapper) Run(ctx context.Context) int {
 		Namespace: cniArg(env["CNI_ARGS"], "K8S_POD_NAMESPACE"), Pod: cniArg(env["CNI_ARGS"], "K8S_POD_NAME"),
 		Start: start.UTC(), PID: w.PID,
 	}
-	rec, rerr := w.begin(meta, stdin)
-	if rerr != nil {
-		fmt.Fprintf(w.Stderr, "mt-repro recorder: %v (the call is not recorded)\n", rerr)
+	var rec *record
+	// Calls without a pod (VERSION, GC, STATUS) belong to no repro run: forwarded, not
+	// recorded, so nothing accumulates outside the runs' own directories.
+	if meta.Namespace != "" {
+		var rerr error
+		if rec, rerr = w.begin(meta, stdin); rerr != nil {
+			fmt.Fprintf(w.Stderr, "mt-repro recorder: %v (the call is not recorded)\n", rerr)
+		}
 	}
 	stdout, stderr := w.Stdout, w.Stderr
 	if rec != nil {
@@ -186,9 +192,6 @@ type record struct {
 
 func (w *Wrapper) begin(meta Meta, stdin []byte) (*record, error) {
 	ns := meta.Namespace
-	if ns == "" {
-		ns = "_no-namespace"
-	}
 	cmd := meta.Command
 	if cmd == "" {
 		cmd = "NONE"

@@ -113,6 +113,23 @@ func TestWrapperMisnamed(t *testing.T) {
 	}
 }
 
+// A call without a pod (VERSION, GC, STATUS) is forwarded and not recorded.
+func TestWrapperWithoutPod(t *testing.T) {
+	bin, root := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "fake"), []byte(fakePlugin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	w := &callrec.Wrapper{Root: root, Self: filepath.Join(bin, "mt-repro-fake"), Environ: []string{"CNI_COMMAND=VERSION"},
+		Stdin: strings.NewReader(`{"cniVersion":"1.0.0"}`), Stdout: &stdout, Stderr: &stderr, Now: time.Now}
+	if code := w.Run(context.Background()); code != 0 || stdout.String() != `{"cniVersion":"1.0.0"}` {
+		t.Fatalf("exit %d stdout %q stderr %q", code, stdout.String(), stderr.String())
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("recorded %v, want nothing", entries)
+	}
+}
+
 func TestRealPlugin(t *testing.T) {
 	for _, tc := range []struct{ self, typ, plugin string }{
 		{"/opt/cni/bin/mt-repro-macvlan", "macvlan", "/opt/cni/bin/macvlan"},
