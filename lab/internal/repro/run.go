@@ -562,7 +562,7 @@ func (r *run) collect(ctx context.Context, log io.Writer) (*Summary, error) {
 	if r.opts.Keep {
 		in.LeakCheckSkipped = "KEEP=1 keeps the pods"
 	} else {
-		after, err := Snapshot(ctx, r.env.Nodes, r.node.Name)
+		after, err := r.settledState(ctx, ids)
 		errs = append(errs, err, writeJSON(filepath.Join(r.dir, "node-after.json"), after))
 		in.Leftovers = Leftovers(r.before, after, ids)
 		errs = append(errs, os.WriteFile(filepath.Join(r.dir, "leftovers.txt"), []byte(strings.Join(in.Leftovers, "\n")+"\n"), 0o644))
@@ -600,6 +600,26 @@ func (r *run) settle(ctx context.Context, log io.Writer) error {
 		return fmt.Errorf("waiting for the recorded calls to settle: %w", err)
 	}
 	return nil
+}
+
+// settledState reads the node's state until nothing is left over, for at most 20s: the
+// runtime removes a sandbox's netns and veth a moment after the pod is gone, and that lag
+// is not a leak; what is still there after the bound is.
+func (r *run) settledState(ctx context.Context, ids []string) (State, error) {
+	var st State
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var last error
+	_ = wait.PollUntilContextCancel(sctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
+		s, err := Snapshot(ctx, r.env.Nodes, r.node.Name)
+		if err != nil {
+			last = err
+			return false, nil
+		}
+		st, last = s, nil
+		return len(Leftovers(r.before, st, ids)) == 0, nil
+	})
+	return st, last
 }
 
 func (r *run) saveDaemonLog(ctx context.Context, needles []string) error {
