@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -139,6 +140,12 @@ func (rp *replay) prepare(ctx context.Context, log io.Writer) error {
 		return err
 	}
 	rp.paths = map[string]string{}
+	newBuild := ""
+	if rp.opts.Plugin != "" {
+		if newBuild, err = replayPluginType(rp.m, rp.opts.Plugin); err != nil {
+			return err
+		}
+	}
 	bin := rp.base + "/bin"
 	if _, err := sh(ctx, n, rp.node, nil, `mkdir -p "$1"`, bin); err != nil {
 		return err
@@ -146,7 +153,7 @@ func (rp *replay) prepare(ctx context.Context, log io.Writer) error {
 	for _, t := range rp.m.Types {
 		src := ""
 		switch {
-		case rp.opts.Plugin != "" && (t == rp.m.PluginType || len(rp.m.Types) == 1):
+		case t == newBuild:
 			src = rp.opts.Plugin
 		case t == rp.m.PluginType && rp.m.PluginFile != "":
 			src = filepath.Join(rp.opts.Dir, rp.m.PluginFile)
@@ -175,6 +182,21 @@ func (rp *replay) prepare(ctx context.Context, log io.Writer) error {
 	// A pod's netns has lo up (the runtime's loopback); so does this one.
 	_, err = sh(ctx, n, rp.node, nil, `ip netns add "$1" && ip netns exec "$1" ip link set lo up`, rp.netns)
 	return err
+}
+
+// replayPluginType is the recorded type a new build replaces: the one named like the
+// file, else the run's PLUGIN type, else the only type.
+func replayPluginType(m Manifest, plugin string) (string, error) {
+	base := filepath.Base(plugin)
+	switch {
+	case slices.Contains(m.Types, base):
+		return base, nil
+	case m.PluginType != "":
+		return m.PluginType, nil
+	case len(m.Types) == 1:
+		return m.Types[0], nil
+	}
+	return "", fmt.Errorf("PLUGIN %s: its name is none of the recorded types %v; name the file after the type it implements", plugin, m.Types)
 }
 
 func (rp *replay) teardown(ctx context.Context) error {

@@ -174,3 +174,23 @@ func TestReplayEnviron(t *testing.T) {
 		t.Errorf("withEnv: %v", got)
 	}
 }
+
+func TestReplayPluginType(t *testing.T) {
+	shipped := Manifest{Types: []string{"macvlan", "tuning"}}
+	mine := Manifest{Types: []string{"macvlan", "my-plugin"}, PluginType: "my-plugin"}
+	for _, tc := range []struct {
+		m            Manifest
+		plugin, want string
+	}{
+		{shipped, "/tmp/tuning", "tuning"},
+		{shipped, "/tmp/build/out", ""},
+		{mine, "/tmp/build/out", "my-plugin"},
+		{mine, "bin/macvlan", "macvlan"},
+		{Manifest{Types: []string{"a"}}, "/x/y", "a"},
+	} {
+		got, err := replayPluginType(tc.m, tc.plugin)
+		if got != tc.want || (err != nil) != (tc.want == "") {
+			t.Errorf("replayPluginType(%v, %s) = %q, %v; want %q", tc.m.Types, tc.plugin, got, err, tc.want)
+		}
+	}
+}
