@@ -128,9 +128,9 @@ func Delegate(ctx context.Context, env Env, opts Options) (*Summary, error) {
 	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute+r.delegateTimeout)
 	defer cancel()
 	var sum *Summary
-	cerr := env.Progress.Do(after, "collect the evidence into "+r.dir, func(ctx context.Context, log io.Writer) error {
+	cerr := env.Progress.Do(after, "collect the evidence", func(ctx context.Context, log io.Writer) error {
 		var err error
-		sum, err = r.collect(ctx, log)
+		sum, err = r.collect(ctx, log, runErr)
 		return err
 	})
 	var clErr error
@@ -532,7 +532,7 @@ func (r *run) savePod(ctx context.Context, name string) error {
 
 // collect waits for the recorder to settle, fetches the calls and logs, and writes the
 // summary.
-func (r *run) collect(ctx context.Context, log io.Writer) (*Summary, error) {
+func (r *run) collect(ctx context.Context, log io.Writer, runErr error) (*Summary, error) {
 	var errs []error
 	settleNote := ""
 	if err := r.settle(ctx, log); err != nil {
@@ -559,9 +559,12 @@ func (r *run) collect(ctx context.Context, log io.Writer) (*Summary, error) {
 		DelegateTimeout: r.delegateTimeout, Pods: r.outcomes, Calls: calls,
 	}
 	errs = append(errs, writeJSON(filepath.Join(r.dir, "node-before.json"), r.before))
-	if r.opts.Keep {
+	switch {
+	case r.opts.Keep:
 		in.LeakCheckSkipped = "KEEP=1 keeps the pods"
-	} else {
+	case runErr != nil:
+		in.LeakCheckSkipped = "the run stopped before its pods were deleted: " + runErr.Error()
+	default:
 		after, err := r.settledState(ctx, ids)
 		errs = append(errs, err, writeJSON(filepath.Join(r.dir, "node-after.json"), after))
 		in.Leftovers = Leftovers(r.before, after, ids)
