@@ -187,6 +187,21 @@ repro: ## Run one scenario, keep its namespace and objects, logs to _artifacts/r
 	mkdir -p $(ARTIFACTS)/repro
 	MT_E2E_KEEP=1 MT_E2E_ARTIFACTS=$(ARTIFACTS)/repro $(E2E_TEST) -run '^Test($(SCENARIO))$$' ./scenarios/ -args $(E2E_ARGS) | tee $(ARTIFACTS)/repro/test.json | $(E2E_SUMMARY) -junit $(ARTIFACTS)/repro/junit.xml
 
+# Your delegate on the lab: PLUGIN (a CNI plugin binary; omitted: the node's), NAD (a
+# NetworkAttachmentDefinition file), POD, NODE (a worker), COUNT (pods one after another),
+# KEEP=1, TIMEOUT (per pod; default the daemon's delegateTimeout + 1m). Every delegate call
+# of the repro namespace is recorded by bin/mt-repro-rec; evidence in $(ARTIFACTS)/repro/.
+.PHONY: repro-delegate
+repro-delegate: build ## Reproduce your delegate's failure: make repro-delegate PLUGIN=<binary> NAD=<nad.yaml> [POD= NODE= COUNT= KEEP=1]
+	@test -n "$(NAD)" || { echo "usage: make repro-delegate NAD=<nad.yaml> [PLUGIN=<binary>] [POD=<pod.yaml>] [NODE=<worker>] [COUNT=N] [KEEP=1]" >&2; exit 2; }
+	$(E2E_LAB_UP) || $(MAKE) lab-up
+	$(LAB) repro-delegate NAD='$(NAD)' PLUGIN='$(PLUGIN)' POD='$(POD)' NODE='$(NODE)' COUNT='$(COUNT)' KEEP='$(KEEP)' TIMEOUT='$(TIMEOUT)' RECORDER=$(BIN)/mt-repro-rec
+
+.PHONY: repro-replay
+repro-replay: ## Run a repro-delegate folder's calls again on its node, no Kubernetes: make repro-replay DIR=<folder> [PLUGIN=<new build>]
+	@test -n "$(DIR)" || { echo "usage: make repro-replay DIR=_artifacts/repro/<name>-<time> [PLUGIN=<new build>] [NODE=<node>]" >&2; exit 2; }
+	$(LAB) repro-replay DIR='$(DIR)' PLUGIN='$(PLUGIN)' NODE='$(NODE)'
+
 .PHONY: e2e-list
 e2e-list: ## List the scenarios (no cluster needed)
 	$(GO) test -tags e2e -list . ./scenarios/ | grep '^Test'

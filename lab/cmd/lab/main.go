@@ -35,6 +35,8 @@ var commands = map[string]command{
 	"load":           {"rebuild our binaries and images and load them into the nodes (make lab-load)", runLoad},
 	"deploy":         {"load, then apply deployments/ and wait for the rollout (make lab-deploy)", runDeploy},
 	"manifests":      {"regenerate deployments/multus-daemonset-thick.yml (make lab-manifests)", runManifests},
+	"repro-delegate": {"run a plugin + NAD on the lab with every delegate call recorded (make repro-delegate)", runReproDelegate},
+	"repro-replay":   {"run a repro-delegate folder's calls again on the node, without Kubernetes (make repro-replay)", runReproReplay},
 }
 
 func main() {

@@ -20,6 +20,11 @@ func TestRunDispatch(t *testing.T) {
 		{name: "unknown command", args: []string{"nope"}, wantErr: `unknown command "nope"`},
 		{name: "guard needs a verb", args: []string{"guard"}, wantErr: "guard: bad arguments"},
 		{name: "bake takes no args", args: []string{"bake", "extra"}, wantErr: "bake: bad arguments"},
+		{name: "repro-delegate needs a NAD", args: []string{"repro-delegate", "PLUGIN=/tmp/x"}, wantErr: "usage: make repro-delegate NAD="},
+		{name: "repro-delegate refuses unknown variables", args: []string{"repro-delegate", "NAD=x", "PLUGINS=y"}, wantErr: "unknown variable PLUGINS"},
+		{name: "repro-delegate wants KEY=VALUE", args: []string{"repro-delegate", "nad.yaml"}, wantErr: `"nad.yaml" is not KEY=VALUE`},
+		{name: "repro-delegate COUNT is a number", args: []string{"repro-delegate", "NAD=x", "COUNT=many"}, wantErr: `COUNT="many" is not a number`},
+		{name: "repro-replay needs a DIR", args: []string{"repro-replay"}, wantErr: "usage: make repro-replay DIR="},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
