@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -162,9 +163,13 @@ func MergeConfig(conf []byte, override map[string]json.RawMessage) ([]byte, erro
 	for k, v := range override {
 		top[k] = v
 	}
-	out, err := json.Marshal(top)
-	if err != nil {
+	// An Encoder without HTML escaping: json.Marshal would rewrite every &, < and > in the
+	// delegates' strings as \u0026..., so the plugin would not get the bytes the NAD holds.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(top); err != nil {
 		return nil, fmt.Errorf("merge daemon config: %w", err)
 	}
-	return out, nil
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), nil
 }
