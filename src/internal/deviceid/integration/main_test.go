@@ -8,18 +8,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/yaml"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil/envtestutil"
 )
 
 // The daemon's identity, bound to the ClusterRole of deployments/rbac.yaml,
@@ -35,35 +34,11 @@ var suite struct {
 	dir        string
 }
 
-func repoRoot() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "..", "..", "..", "..")
-}
-
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run `make test-integration` (it links kube-apiserver, etcd and kubectl into one directory)")
-		return 1
-	}
-	err := setup()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration setup:", err)
-	}
-	code := 1
-	if err == nil {
-		code = m.Run()
-	}
-	if suite.env != nil {
-		if err := suite.env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
-		}
-	}
-	os.RemoveAll(suite.dir)
-	return code
+	os.Exit(envtestutil.Main(m, setup, func() {
+		envtestutil.Stop(suite.env)
+		os.RemoveAll(suite.dir)
+	}))
 }
 
 func setup() error {
@@ -71,25 +46,16 @@ func setup() error {
 	if suite.dir, err = os.MkdirTemp("", "mt-dra-it"); err != nil {
 		return err
 	}
-	suite.env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "fixtures", "crd")},
-		ErrorIfCRDPathMissing: true,
-	}
-	// No kube-controller-manager: nothing creates the "default"
-	// ServiceAccount the admission plugin would require of every pod.
-	suite.env.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins", "ServiceAccount")
+	suite.env = envtestutil.NewEnv()
 	if _, err := suite.env.Start(); err != nil {
 		return fmt.Errorf("start envtest: %w", err)
 	}
-	admin, err := suite.env.AddUser(envtest.User{Name: "it-admin", Groups: []string{"system:masters"}}, nil)
+	admin, cs, err := envtestutil.AddAdmin(suite.env)
 	if err != nil {
 		return err
 	}
-	suite.adminREST = admin.Config()
-	if suite.admin, err = kubernetes.NewForConfig(suite.adminREST); err != nil {
-		return err
-	}
-	if err := applyDaemonRBAC(); err != nil {
+	suite.adminREST, suite.admin = admin.Config(), cs
+	if err := envtestutil.ApplyDaemonRBAC(context.Background(), suite.admin, daemonUser); err != nil {
 		return err
 	}
 	daemon, err := suite.env.AddUser(envtest.User{Name: daemonUser}, nil)
@@ -97,44 +63,8 @@ func setup() error {
 		return err
 	}
 	suite.daemonREST = daemon.Config()
-	data, err := daemon.KubeConfig()
-	if err != nil {
-		return err
-	}
 	suite.daemonKC = filepath.Join(suite.dir, "daemon.kubeconfig")
-	return os.WriteFile(suite.daemonKC, data, 0o600)
-}
-
-// applyDaemonRBAC creates the ClusterRole of deployments/rbac.yaml and
-// binds it to daemonUser.
-func applyDaemonRBAC() error {
-	data, err := os.ReadFile(filepath.Join(repoRoot(), "deployments", "rbac.yaml"))
-	if err != nil {
-		return err
-	}
-	var role *rbacv1.ClusterRole
-	for _, doc := range strings.Split(string(data), "\n---") {
-		var r rbacv1.ClusterRole
-		if err := yaml.Unmarshal([]byte(doc), &r); err == nil && r.Kind == "ClusterRole" {
-			role = &r
-		}
-	}
-	if role == nil {
-		return fmt.Errorf("deployments/rbac.yaml has no ClusterRole")
-	}
-	ctx := context.Background()
-	if _, err := suite.admin.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ClusterRole: %w", err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "multus-it"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: daemonUser}},
-	}
-	if _, err := suite.admin.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ClusterRoleBinding: %w", err)
-	}
-	return nil
+	return envtestutil.WriteKubeconfig(daemon, suite.daemonKC)
 }
 
 // countingClientset is a clientset as the daemon's identity that counts

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
+	"github.com/multus-thick/multus-thick/src/internal/testutil/envtestutil"
 )
 
 const (
@@ -37,11 +37,6 @@ const (
 	// policyWait bounds the wait for the policy to take effect.
 	policyWait = 60 * time.Second
 )
-
-func repoRoot() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "..", "..", "..", "..")
-}
 
 // cluster is one envtest API server with the deployments' RBAC and policy.
 type cluster struct {
@@ -56,12 +51,7 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test-integration`")
 	}
 	// The NAD CRD, for the daemon's informers.
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "fixtures", "crd")},
-		ErrorIfCRDPathMissing: true,
-	}
-	// No controller manager creates "default" service accounts.
-	env.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins", "ServiceAccount")
+	env := envtestutil.NewEnv()
 	if _, err := env.Start(); err != nil {
 		t.Fatalf("start envtest: %v", err)
 	}
@@ -70,11 +60,7 @@ func startCluster(t *testing.T) *cluster {
 			t.Errorf("stop envtest: %v", err)
 		}
 	})
-	admin, err := env.AddUser(envtest.User{Name: "it-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := kubernetes.NewForConfig(admin.Config())
+	admin, cs, err := envtestutil.AddAdmin(env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +71,7 @@ func startCluster(t *testing.T) *cluster {
 // element type, by kind.
 func readDoc(t *testing.T, file string, kind string, out any) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(), "deployments", file))
+	data, err := os.ReadFile(filepath.Join(envtestutil.RepoRoot(), "deployments", file))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,20 +7,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/yaml"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil/envtestutil"
 )
 
 // The daemon runs as this user, bound to the ClusterRole of
@@ -39,33 +37,11 @@ var suite struct {
 	dir        string
 }
 
-func repoRoot() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "..", "..", "..", "..")
-}
-
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run `make test-integration` (it links kube-apiserver, etcd and kubectl into one directory)")
-		return 1
-	}
-	if err := setup(); err != nil {
-		fmt.Fprintln(os.Stderr, "integration setup:", err)
-		if suite.env != nil {
-			_ = suite.env.Stop()
-		}
-		return 1
-	}
-	code := m.Run()
-	if err := suite.env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop envtest:", err)
-	}
-	os.RemoveAll(suite.dir)
-	return code
+	os.Exit(envtestutil.Main(m, setup, func() {
+		envtestutil.Stop(suite.env)
+		os.RemoveAll(suite.dir)
+	}))
 }
 
 func setup() error {
@@ -73,16 +49,12 @@ func setup() error {
 	if suite.dir, err = os.MkdirTemp("", "mt-kube-it"); err != nil {
 		return err
 	}
-	suite.env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "fixtures", "crd")},
-		ErrorIfCRDPathMissing: true,
-	}
-	// No kube-controller-manager: nothing creates the "default"
-	// ServiceAccount the admission plugin would require of every pod.
-	suite.env.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins", "ServiceAccount")
+	suite.env = envtestutil.NewEnv()
 	if _, err := suite.env.Start(); err != nil {
 		return fmt.Errorf("start envtest: %w", err)
 	}
+	// Not envtestutil.AddAdmin: the admin clientset here needs a higher
+	// QPS than client-go's default, and the QPS is fixed at creation.
 	admin, err := suite.env.AddUser(envtest.User{Name: "it-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		return err
@@ -92,10 +64,11 @@ func setup() error {
 	if suite.admin, err = kubernetes.NewForConfig(suite.adminREST); err != nil {
 		return err
 	}
-	if suite.adminKC, err = writeKubeconfig(admin, "admin.kubeconfig"); err != nil {
+	suite.adminKC = filepath.Join(suite.dir, "admin.kubeconfig")
+	if err := envtestutil.WriteKubeconfig(admin, suite.adminKC); err != nil {
 		return err
 	}
-	if err := applyDaemonRBAC(); err != nil {
+	if err := envtestutil.ApplyDaemonRBAC(context.Background(), suite.admin, daemonUser); err != nil {
 		return err
 	}
 	daemon, err := suite.env.AddUser(envtest.User{Name: daemonUser}, nil)
@@ -103,49 +76,8 @@ func setup() error {
 		return err
 	}
 	suite.daemonREST = daemon.Config()
-	suite.daemonKC, err = writeKubeconfig(daemon, "daemon.kubeconfig")
-	return err
-}
-
-func writeKubeconfig(u *envtest.AuthenticatedUser, name string) (string, error) {
-	data, err := u.KubeConfig()
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(suite.dir, name)
-	return path, os.WriteFile(path, data, 0o600)
-}
-
-// applyDaemonRBAC creates the ClusterRole of deployments/rbac.yaml and
-// binds it to daemonUser.
-func applyDaemonRBAC() error {
-	data, err := os.ReadFile(filepath.Join(repoRoot(), "deployments", "rbac.yaml"))
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	var role *rbacv1.ClusterRole
-	for _, doc := range strings.Split(string(data), "\n---") {
-		var r rbacv1.ClusterRole
-		if err := yaml.Unmarshal([]byte(doc), &r); err == nil && r.Kind == "ClusterRole" {
-			role = &r
-		}
-	}
-	if role == nil {
-		return fmt.Errorf("deployments/rbac.yaml has no ClusterRole")
-	}
-	if _, err := suite.admin.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ClusterRole: %w", err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "multus-it"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: daemonUser}},
-	}
-	if _, err := suite.admin.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ClusterRoleBinding: %w", err)
-	}
-	return nil
+	suite.daemonKC = filepath.Join(suite.dir, "daemon.kubeconfig")
+	return envtestutil.WriteKubeconfig(daemon, suite.daemonKC)
 }
 
 // kubeconfigVia rewrites the daemon's kubeconfig to reach the API server

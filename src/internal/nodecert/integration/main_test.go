@@ -15,7 +15,6 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,6 +28,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil/envtestutil"
 )
 
 var suite struct {
@@ -40,35 +41,11 @@ var suite struct {
 	dir       string
 }
 
-func repoRoot() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "..", "..", "..", "..")
-}
-
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is not set: run `make test-integration` (it links kube-apiserver, etcd and kubectl into one directory)")
-		return 1
-	}
-	err := setup()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration setup:", err)
-	}
-	code := 1
-	if err == nil {
-		code = m.Run()
-	}
-	if suite.env != nil {
-		if err := suite.env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
-		}
-	}
-	os.RemoveAll(suite.dir)
-	return code
+	os.Exit(envtestutil.Main(m, setup, func() {
+		envtestutil.Stop(suite.env)
+		os.RemoveAll(suite.dir)
+	}))
 }
 
 func setup() error {
@@ -79,23 +56,22 @@ func setup() error {
 	if suite.ca, err = newTestCA(); err != nil {
 		return err
 	}
+	// No NAD CRD here, but the CA as the API server's client
+	// authenticator, so envtestutil.NewEnv does not fit.
 	suite.env = &envtest.Environment{}
 	api := suite.env.ControlPlane.GetAPIServer()
 	api.SecureServing.Authn = suite.ca
 	if _, err := suite.env.Start(); err != nil {
 		return fmt.Errorf("start envtest: %w", err)
 	}
-	admin, err := suite.env.AddUser(envtest.User{Name: "it-admin", Groups: []string{"system:masters"}}, nil)
+	admin, cs, err := envtestutil.AddAdmin(suite.env)
 	if err != nil {
 		return err
 	}
-	suite.adminREST = admin.Config()
-	if suite.admin, err = kubernetes.NewForConfig(suite.adminREST); err != nil {
-		return err
-	}
+	suite.adminREST, suite.admin = admin.Config(), cs
 	// The daemon's role, and the optional per-node and approver RBAC.
 	for _, f := range []string{"deployments/rbac.yaml", "deployments/per-node-certificate/rbac-daemon.yaml", "deployments/per-node-certificate/rbac-cert-approver.yaml"} {
-		if err := apply(filepath.Join(repoRoot(), f)); err != nil {
+		if err := apply(filepath.Join(envtestutil.RepoRoot(), f)); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
 	}

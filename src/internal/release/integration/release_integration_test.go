@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,12 +19,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 	"github.com/multus-thick/multus-thick/src/internal/release"
+	"github.com/multus-thick/multus-thick/src/internal/testutil/envtestutil"
 )
 
 const nodeName = "node-a"
@@ -41,11 +40,6 @@ type env struct {
 	binDir string
 	record string
 	log    *slog.Logger
-}
-
-func repoRoot() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "..", "..", "..", "..")
 }
 
 // oneDelegate resolves every pod to the cni-fault network.
@@ -76,37 +70,26 @@ func newEnv(t *testing.T, fault string) *env {
 	if os.Geteuid() != 0 {
 		t.Fatal("the integration tier runs as root (real netns for the sandboxes)")
 	}
-	fault0 := filepath.Join(repoRoot(), "bin", "cni-fault")
+	fault0 := filepath.Join(envtestutil.RepoRoot(), "bin", "cni-fault")
 	if _, err := os.Stat(fault0); err != nil {
 		t.Fatalf("%v (run make build)", err)
 	}
-	te := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot(), "fixtures", "crd")},
-		ErrorIfCRDPathMissing: true,
-	}
-	te.ControlPlane.GetAPIServer().Configure().Append("disable-admission-plugins", "ServiceAccount")
+	te := envtestutil.NewEnv()
 	if _, err := te.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = te.Stop() })
-	admin, err := te.AddUser(envtest.User{Name: "it-admin", Groups: []string{"system:masters"}}, nil)
+	admin, cs, err := envtestutil.AddAdmin(te)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	kcData, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
 	kcPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kcPath, kcData, 0o600); err != nil {
+	if err := envtestutil.WriteKubeconfig(admin, kcPath); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, cniDir: filepath.Join(dir, "multus"), record: filepath.Join(dir, "fault.log"),
+	e := &env{t: t, admin: cs, cniDir: filepath.Join(dir, "multus"), record: filepath.Join(dir, "fault.log"),
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if e.admin, err = kubernetes.NewForConfig(admin.Config()); err != nil {
-		t.Fatal(err)
-	}
 	e.kc, err = kube.New(kube.Config{Kubeconfig: kcPath, NodeName: nodeName, APITimeout: 3 * time.Second,
 		PodLookupTimeout: time.Second, SyncTimeout: time.Minute}, e.log)
 	if err != nil {
