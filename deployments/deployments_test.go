@@ -172,19 +172,7 @@ func TestDaemonSetHostPaths(t *testing.T) {
 // The daemon's role is least privilege: no wildcard, no write to pods or NADs.
 func TestRBACLeastPrivilege(t *testing.T) {
 	role := only(t, "ClusterRole")
-	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
-	got := map[string][]string{}
-	for _, r := range rules {
-		rm := r.(map[string]any)
-		groups, _, _ := unstructured.NestedStringSlice(rm, "apiGroups")
-		res, _, _ := unstructured.NestedStringSlice(rm, "resources")
-		verbs, _, _ := unstructured.NestedStringSlice(rm, "verbs")
-		for _, g := range groups {
-			for _, r := range res {
-				got[g+"/"+r] = append(got[g+"/"+r], verbs...)
-			}
-		}
-	}
+	got := ruleVerbs(role)
 	want := map[string][]string{
 		"/pods":        {"get", "list", "watch"},
 		"/pods/status": {"update"},
@@ -374,4 +362,22 @@ func TestDaemonSetUpdateSurges(t *testing.T) {
 	if fmt.Sprint(ru["maxSurge"]) != "1" || fmt.Sprint(ru["maxUnavailable"]) != "0" {
 		t.Errorf("rollingUpdate = %v, want maxSurge 1 and maxUnavailable 0", ru)
 	}
+}
+
+// ruleVerbs flattens a ClusterRole's rules to "group/resource" -> verbs.
+func ruleVerbs(role *unstructured.Unstructured) map[string][]string {
+	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+	got := map[string][]string{}
+	for _, r := range rules {
+		rm := r.(map[string]any)
+		groups, _, _ := unstructured.NestedStringSlice(rm, "apiGroups")
+		res, _, _ := unstructured.NestedStringSlice(rm, "resources")
+		verbs, _, _ := unstructured.NestedStringSlice(rm, "verbs")
+		for _, g := range groups {
+			for _, r := range res {
+				got[g+"/"+r] = append(got[g+"/"+r], verbs...)
+			}
+		}
+	}
+	return got
 }

@@ -187,19 +187,7 @@ func hostVolumes(t *testing.T, podSpec map[string]any) map[string]string {
 // Upstream's RBAC, rule for rule (§1).
 func TestUpstreamRBAC(t *testing.T) {
 	role := upstreamObject(t, "ClusterRole")
-	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
-	got := map[string][]string{}
-	for _, r := range rules {
-		rm := r.(map[string]any)
-		groups, _, _ := unstructured.NestedStringSlice(rm, "apiGroups")
-		res, _, _ := unstructured.NestedStringSlice(rm, "resources")
-		verbs, _, _ := unstructured.NestedStringSlice(rm, "verbs")
-		for _, g := range groups {
-			for _, r := range res {
-				got[g+"/"+r] = append(got[g+"/"+r], verbs...)
-			}
-		}
-	}
+	got := ruleVerbs(role)
 	want := map[string][]string{
 		"k8s.cni.cncf.io/*":                     {"*"},
 		"/pods":                                 {"get", "list", "update", "watch"},
