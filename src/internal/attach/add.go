@@ -12,6 +12,7 @@ import (
 	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
@@ -255,7 +256,7 @@ func delegatesOf(atts []*attachment) []*netconf.Delegate {
 func placeholderResult(req *Request) *types100.Result {
 	idx := 0
 	return &types100.Result{
-		CNIVersion: ResultVersion,
+		CNIVersion: api.ResultVersion,
 		Interfaces: []*types100.Interface{{Name: req.IfName, Sandbox: req.Netns}},
 		IPs: []*types100.IPConfig{{
 			Interface: &idx,

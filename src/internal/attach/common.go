@@ -11,6 +11,7 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
@@ -82,19 +83,15 @@ func (a *Attacher) getPod(ctx context.Context, ref PodRef, op Op) (*corev1.Pod, 
 	return pod, nil
 }
 
-// ResultVersion is the CNI version of every result the daemon returns; the
-// shim converts it to the runtime's version (upstream sends 1.0.0 too).
-const ResultVersion = "1.0.0"
-
 // toV100 converts a delegate's result to 1.0.0, the form the wire and the
 // network-status code use.
 func toV100(res cnitypes.Result) (*types100.Result, error) {
 	if res == nil {
-		return &types100.Result{CNIVersion: ResultVersion}, nil
+		return &types100.Result{CNIVersion: api.ResultVersion}, nil
 	}
-	conv, err := res.GetAsVersion(ResultVersion)
+	conv, err := res.GetAsVersion(api.ResultVersion)
 	if err != nil {
-		return nil, fmt.Errorf("convert result to %s: %w", ResultVersion, err)
+		return nil, fmt.Errorf("convert result to %s: %w", api.ResultVersion, err)
 	}
 	r, ok := conv.(*types100.Result)
 	if !ok {

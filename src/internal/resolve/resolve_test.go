@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -280,7 +281,7 @@ func TestPodAnnotations(t *testing.T) {
 }
 
 func TestDeviceIDs(t *testing.T) {
-	res := map[string]string{ResourceNameAnnotation: "intel.com/sriov"}
+	res := map[string]string{api.ResourceNameAnnotation: "intel.com/sriov"}
 	nads := newFakeNADs(
 		nad("default", "sriov", `{"cniVersion":"1.0.0","type":"sriov"}`, res),
 		nad("default", "sriov-list", `{"cniVersion":"1.0.0","name":"l","plugins":[{"type":"sriov"},{"type":"tuning"}]}`, res),
@@ -319,7 +320,7 @@ func (f partialDevices) DeviceIDs(context.Context, *corev1.Pod) (map[string][]st
 }
 
 func TestDeviceIDsShortOrIncomplete(t *testing.T) {
-	res := map[string]string{ResourceNameAnnotation: "example.com/sriov"}
+	res := map[string]string{api.ResourceNameAnnotation: "example.com/sriov"}
 	nads := newFakeNADs(nad("default", "sriov", `{"cniVersion":"1.0.0","type":"sriov"}`, res))
 	incomplete := fmt.Errorf("%w: resourceclaim default/c is not allocated", ErrDevicesIncomplete)
 	one := map[string][]string{"example.com/sriov": {"0000:01:00.1"}}

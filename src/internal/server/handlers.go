@@ -18,10 +18,6 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 )
 
-// resultVersion is the CNI result version on the wire (§2.4); the shim
-// converts it to the runtime's version.
-const resultVersion = "1.0.0"
-
 func (s *Server) handleCNI(w http.ResponseWriter, r *http.Request) {
 	s.serveCommand(w, r, api.PathCNI)
 }
@@ -200,9 +196,9 @@ func encodeResult(result cnitypes.Result) ([]byte, error) {
 	if result == nil {
 		return nil, errors.New("the delegates returned no result")
 	}
-	converted, err := result.GetAsVersion(resultVersion)
+	converted, err := result.GetAsVersion(api.ResultVersion)
 	if err != nil {
-		return nil, fmt.Errorf("convert result to %s: %w", resultVersion, err)
+		return nil, fmt.Errorf("convert result to %s: %w", api.ResultVersion, err)
 	}
 	raw, err := json.Marshal(converted)
 	if err != nil {

@@ -197,7 +197,7 @@ func (s *invocation) add(ctx context.Context) error {
 	if len(resp.Result) == 0 {
 		return &cnitypes.Error{Code: cnitypes.ErrInternal, Msg: "multus daemon returned no result for ADD"}
 	}
-	result, err := create.Create("1.0.0", resp.Result)
+	result, err := create.Create(api.ResultVersion, resp.Result)
 	if err != nil {
 		return &cnitypes.Error{Code: cnitypes.ErrDecodingFailure, Msg: fmt.Sprintf("decode daemon result: %v", err)}
 	}

@@ -28,6 +28,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/deviceid"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
@@ -299,7 +300,7 @@ func createNADs(t *testing.T, ns string) {
 		nad := &nadv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: n.config}}
 		if n.resource != "" {
-			nad.Annotations = map[string]string{resolve.ResourceNameAnnotation: n.resource}
+			nad.Annotations = map[string]string{api.ResourceNameAnnotation: n.resource}
 		}
 		if _, err := c.K8sCniCncfIoV1().NetworkAttachmentDefinitions(ns).Create(context.Background(), nad, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
