@@ -33,7 +33,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	inv, cerr := s.readInvocation(w, r, endpoint)
+	inv, cerr := s.readRequest(w, r, endpoint)
 	if cerr != nil {
 		s.opts.Logger.Warn("bad request", "endpoint", endpoint, "error", cerr.Msg)
 		writeCNIError(w, cerr)
@@ -95,7 +95,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 
 // readInvocation reads the bounded body, decodes it and, for /cni, merges
 // the daemon-config override into its config.
-func (s *Server) readInvocation(w http.ResponseWriter, r *http.Request, endpoint string) (*invocation, *cnitypes.Error) {
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, endpoint string) (*decodedRequest, *cnitypes.Error) {
 	body, cerr := s.readBody(w, r)
 	if cerr != nil {
 		return nil, cerr
@@ -176,7 +176,7 @@ func (s *Server) run(ctx context.Context, endpoint string, req *attach.Request, 
 
 // requestLogger is the one request-scoped logger, passed down in the
 // request so that every line of this invocation carries its identity.
-func (s *Server) requestLogger(inv *invocation, endpoint string) *slog.Logger {
+func (s *Server) requestLogger(inv *decodedRequest, endpoint string) *slog.Logger {
 	attrs := []any{"endpoint", endpoint, "command", inv.Command}
 	if inv.ContainerID != "" {
 		attrs = append(attrs, "containerID", inv.ContainerID)
@@ -211,7 +211,7 @@ func encodeResult(result cnitypes.Result) ([]byte, error) {
 // and details of a CNI error in the chain are kept (so the delegate's own
 // code reaches the runtime); the message carries the whole chain, prefixed
 // with the invocation's identity.
-func commandError(inv *invocation, err error) *cnitypes.Error {
+func commandError(inv *decodedRequest, err error) *cnitypes.Error {
 	out := &cnitypes.Error{Code: attach.Code(err), Msg: err.Error()}
 	var ce *cnitypes.Error
 	if errors.As(err, &ce) && ce.Details != "" {
@@ -224,7 +224,7 @@ func commandError(inv *invocation, err error) *cnitypes.Error {
 	return out
 }
 
-func describe(inv *invocation) string {
+func describe(inv *decodedRequest) string {
 	var b strings.Builder
 	b.WriteString(inv.Command)
 	if inv.Pod.Name != "" {
