@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
@@ -12,7 +11,6 @@ import (
 	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
@@ -22,23 +20,12 @@ import (
 // written, or everything done so far is undone (reverse DEL, cache file
 // removed) and the error is returned.
 func (a *Attacher) Add(ctx context.Context, req *Request) (cnitypes.Result, error) {
-	if err := validContainerID(req.ContainerID); err != nil {
-		return nil, err
-	}
-	unlock, err := a.lock(ctx, req.ContainerID)
+	b, err := a.begin(ctx, req, multusConfig)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-
-	conf, err := loadConf(req.Config)
-	if err != nil {
-		return nil, err
-	}
-	inv, err := newInvocation(req)
-	if err != nil {
-		return nil, err
-	}
+	defer b.end()
+	conf := b.conf
 	pod, err := a.getPod(ctx, req.Pod, OpAdd)
 	if errors.Is(err, ErrPodNotFound) {
 		// Upstream's behaviour: a pod deleted before its sandbox came up
@@ -56,10 +43,10 @@ func (a *Attacher) Add(ctx context.Context, req *Request) (cnitypes.Result, erro
 	if len(ds) == 0 {
 		return nil, a.failed(pod, nil, fmt.Errorf("%w: no networks to attach", ErrInvalidConfig))
 	}
-	if err := checkGatewayConfig(ds); err != nil {
+	if err := checkDelegates(ds, req.IfName); err != nil {
 		return nil, a.failed(pod, nil, err)
 	}
-	atts, err := a.prepare(inv, ds)
+	atts, err := a.prepare(b.rt, ds)
 	if err != nil {
 		return nil, a.failed(pod, nil, err)
 	}
@@ -242,26 +229,4 @@ func (tx *addTx) writeStatus(ctx context.Context, statuses []nadv1.NetworkStatus
 		return fmt.Errorf("write network-status: %w", err)
 	}
 	return nil
-}
-
-func delegatesOf(atts []*attachment) []*netconf.Delegate {
-	ds := make([]*netconf.Delegate, len(atts))
-	for i, at := range atts {
-		ds[i] = at.d
-	}
-	return ds
-}
-
-// placeholderResult is upstream's answer when the pod is gone at ADD.
-func placeholderResult(req *Request) *types100.Result {
-	idx := 0
-	return &types100.Result{
-		CNIVersion: api.ResultVersion,
-		Interfaces: []*types100.Interface{{Name: req.IfName, Sandbox: req.Netns}},
-		IPs: []*types100.IPConfig{{
-			Interface: &idx,
-			Address:   net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)},
-			Gateway:   net.IPv4zero,
-		}},
-	}
 }

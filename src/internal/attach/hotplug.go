@@ -22,11 +22,11 @@ import (
 
 // DelegateAdd attaches one more interface to a running pod.
 func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (cnitypes.Result, error) {
-	at, unlock, err := a.hotplugPrepare(ctx, req, attrs)
+	at, end, err := a.hotplugBegin(ctx, req, attrs)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer end()
 	pod, err := a.getPod(ctx, req.Pod, OpAdd)
 	if err != nil {
 		// Unlike /cni, a missing pod is an error here: there is no sandbox
@@ -89,11 +89,11 @@ func (tx *addTx) rollbackHotplug(ctx context.Context, failedAt *attachment, caus
 // DelegateDel detaches the interface req.IfName. Errors are returned (the
 // /cni DEL error policy is the shim's business, not this endpoint's).
 func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) error {
-	at, unlock, err := a.hotplugPrepare(ctx, req, attrs)
+	at, end, err := a.hotplugBegin(ctx, req, attrs)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer end()
 	pod, err := a.getPod(ctx, req.Pod, OpDel)
 	if err != nil {
 		return err
@@ -131,11 +131,11 @@ func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.Int
 
 // DelegateCheck runs CHECK on the given delegate config.
 func (a *Attacher) DelegateCheck(ctx context.Context, req *Request) error {
-	at, unlock, err := a.hotplugPrepare(ctx, req, nil)
+	at, end, err := a.hotplugBegin(ctx, req, nil)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer end()
 	return a.runner.Check(ctx, a.hotplugTarget(), at.d, at.rt)
 }
 
@@ -156,43 +156,39 @@ func (a *Attacher) hotplugTarget() delegate.Target {
 	return delegate.Target{BinDir: a.opts.BinDir, CacheDir: a.opts.CNIDir}
 }
 
-// hotplugPrepare loads the delegate config, applies the interface
-// attributes and takes the container's lock.
-func (a *Attacher) hotplugPrepare(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (*attachment, func(), error) {
-	if err := validContainerID(req.ContainerID); err != nil {
+// hotplugBegin is begin for a /delegate request, then the interface
+// attributes applied and the one attachment built. The returned func
+// releases the container's lock.
+func (a *Attacher) hotplugBegin(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (*attachment, func(), error) {
+	b, err := a.begin(ctx, req, delegateConfig)
+	if err != nil {
 		return nil, nil, err
 	}
-	d, err := netconf.LoadDelegate(req.Config)
+	at, err := hotplugAttachment(b, req, attrs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		b.end()
+		return nil, nil, err
 	}
+	return at, b.end, nil
+}
+
+func hotplugAttachment(b *begun, req *Request, attrs *api.InterfaceAttributes) (*attachment, error) {
+	d := b.d
 	if attrs != nil {
 		d.IPRequest = attrs.IPRequest
 		d.MacRequest = attrs.MacRequest
 		if attrs.CNIArgs != nil {
 			if err := d.InjectCNIArgs(*attrs.CNIArgs); err != nil {
-				return nil, nil, fmt.Errorf("%w: cni-args: %w", ErrInvalidConfig, err)
+				return nil, fmt.Errorf("%w: cni-args: %w", ErrInvalidConfig, err)
 			}
 		}
 	}
 	d.IfnameRequest = req.IfName
 	names, err := ifNames([]*netconf.Delegate{d}, req.IfName)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	inv, err := newInvocation(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The config is the delegate's own, not a Multus config: its
-	// runtimeConfig is no runtime's, so nothing is taken from it.
-	inv.runtimeConfig = nil
-	at := &attachment{d: d, ifname: names[0], rt: inv.runtimeConf(d, names[0], "")}
-	unlock, err := a.lock(ctx, req.ContainerID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return at, unlock, nil
+	return &attachment{d: d, ifname: names[0], rt: b.rt.runtimeConf(d, names[0], "")}, nil
 }
 
 // withoutInterface drops the entries of ifname (the default network's

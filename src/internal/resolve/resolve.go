@@ -142,12 +142,8 @@ func (r *Resolver) Delegates(ctx context.Context, conf *netconf.NetConf, pod *co
 			out = append(out, aux)
 		}
 	}
-	if err := checkInterfaces(out); err != nil {
-		return nil, r.invalid(pod, err)
-	}
-	if err := netconf.ApplyGatewayConfig(out); err != nil {
-		return nil, r.invalid(pod, err)
-	}
+	// Whether the list can be attached (interface names, default routes)
+	// is ADD's to judge (attach), for every resolver alike.
 	return out, nil
 }
 

@@ -274,10 +274,6 @@ func TestPodAnnotations(t *testing.T) {
 	if !ds[3].ConfListPlugin || ds[3].ConfList.Name != "list" {
 		t.Errorf("conflist NAD: %s", ds[3].Bytes)
 	}
-	// One delegate asked for an IPv4 gateway: everyone else filters v4.
-	if !ds[0].IsFilterV4Gateway || mv.IsFilterV4Gateway || !mv.IsFilterV6Gateway {
-		t.Errorf("gateway filters: cluster v4=%v, macvlan v4=%v v6=%v", ds[0].IsFilterV4Gateway, mv.IsFilterV4Gateway, mv.IsFilterV6Gateway)
-	}
 }
 
 func TestDeviceIDs(t *testing.T) {
@@ -444,11 +440,6 @@ func TestBadInput(t *testing.T) {
 			want: []string{"k8s.v1.cni.cncf.io/networks", "longer than 15"}, wantReason: ReasonInvalidNetwork},
 		{name: "duplicate interface within the annotation", annotations: map[string]string{"k8s.v1.cni.cncf.io/networks": "ok@x1,ok2@x1"},
 			want: []string{"already requested"}, wantReason: ReasonInvalidNetwork},
-		{name: "duplicate interface across annotations", annotations: map[string]string{
-			"v1.multus-cni.io/default-network": `[{"name":"dflt","interface":"x1"}]`, "k8s.v1.cni.cncf.io/networks": "ok@x1"},
-			want: []string{`"x1"`, "kube-system/dflt", "default/ok"}, wantReason: ReasonInvalidNetwork},
-		{name: "two IPv4 default routes", annotations: map[string]string{"k8s.v1.cni.cncf.io/networks": `[{"name":"ok","default-route":["10.0.0.1"]},{"name":"ok2","default-route":["10.0.1.1"]}]`},
-			want: []string{"default/ok via 10.0.0.1", "default/ok2 via 10.0.1.1"}, wantIs: ErrECMP, wantReason: ReasonInvalidNetwork},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
