@@ -78,7 +78,7 @@ func writeRecord(path string, ds []*netconf.Delegate) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data)
+	return writeCache(path, data)
 }
 
 func anyUnreleased(ds []*netconf.Delegate) bool {

@@ -58,7 +58,7 @@ func editResultCache(cacheDir, network, containerID, ifname string, p routePlan)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, out)
+	return writeCache(path, out)
 }
 
 func familyGateways(gws []net.IP, v4 bool) []net.IP {

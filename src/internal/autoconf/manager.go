@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/multus-thick/multus-thick/src/internal/atomicfile"
 )
 
 // ErrReadinessGone: the readiness indicator file was removed while the
@@ -256,7 +258,7 @@ func (m *Manager) forceVersion(path string, data []byte) ([]byte, error) {
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	if err := WriteFileAtomic(path, out, mode); err != nil {
+	if err := atomicfile.Write(path, out, mode, atomicfile.Sync); err != nil {
 		return nil, fmt.Errorf("force cniVersion of %s: %w", path, err)
 	}
 	m.opts.Logger.Warn("rewrote the primary CNI config's cniVersion (forceCNIVersion)", "path", path, "cniVersion", m.opts.Spec.CNIVersion)
