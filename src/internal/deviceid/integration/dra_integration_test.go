@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,6 +32,7 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/deviceid"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 const (
@@ -203,7 +203,7 @@ type rig struct {
 	exec       *recExec
 	conf       []byte
 	devInfoDir string
-	logs       *syncBuffer
+	logs       *testutil.SyncBuffer
 	log        *slog.Logger
 	draCalls   *atomic.Int32
 }
@@ -211,7 +211,7 @@ type rig struct {
 func newRig(t *testing.T, node string) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &rig{exec: &recExec{}, devInfoDir: filepath.Join(dir, "devinfo"), logs: &syncBuffer{}}
+	r := &rig{exec: &recExec{}, devInfoDir: filepath.Join(dir, "devinfo"), logs: &testutil.SyncBuffer{}}
 	r.log = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -489,23 +489,6 @@ func (e *recExec) names() []string {
 		out = append(out, fmt.Sprintf("%s %v", c.Command, c.Stdin["name"]))
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestExtendedResourceClaim: a claim named by the pod's
