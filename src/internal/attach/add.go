@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -160,11 +161,13 @@ func (tx *addTx) addOne(ctx context.Context, at *attachment) (*types100.Result, 
 
 // rollback undoes the ADD: DEL of every attempted attachment in reverse
 // (the failed one included, so its partial work is released), then the
-// cache file goes, leaving nothing behind. DEL errors are logged: the
-// ADD's own error is what the runtime must see.
+// cache file goes, leaving nothing behind. The ADD's own error is what the
+// runtime must see; what the rollback did, and any error of its own, goes
+// with it as log attributes (the server logs the failed ADD once).
 func (tx *addTx) rollback(ctx context.Context, failedAt *attachment, cause error) error {
 	a, req := tx.a, tx.req
-	req.Logger.Error("ADD failed, rolling back", "err", cause, "delegates", len(tx.ran))
+	attrs := []any{"rolledBack", len(tx.ran)}
+	var cacheErrs []error
 	// The record lists every delegate of the ADD; those that never ran
 	// hold nothing, the others are marked pending until their DEL succeeds.
 	ds := tx.allDelegates
@@ -177,15 +180,19 @@ func (tx *addTx) rollback(ctx context.Context, failedAt *attachment, cause error
 	}
 	path := scratchPath(tx.t.CacheDir, req.ContainerID)
 	if err := a.markDeleting(path, ds, nil, true); err != nil {
-		req.Logger.Error("rollback: delegate cache", "err", err)
+		cacheErrs = append(cacheErrs, err)
 	}
 	if err := a.delAll(ctx, req, tx.t, tx.ran); err != nil {
-		req.Logger.Error("rollback DEL failed; the delegate cache is kept and the DEL is retried in the background", "err", err)
+		// The delegate cache is kept and the DEL retried in the background.
+		attrs = append(attrs, "rollbackErr", err, "cacheKept", path)
 	}
 	if _, err := a.finishRecord(path, req.ContainerID, ds); err != nil {
-		req.Logger.Error("rollback: delegate cache", "err", err)
+		cacheErrs = append(cacheErrs, err)
 	}
-	return a.failed(tx.pod, failedAt, cause)
+	if err := errors.Join(cacheErrs...); err != nil {
+		attrs = append(attrs, "rollbackCacheErr", err)
+	}
+	return logx.WithAttrs(a.failed(tx.pod, failedAt, cause), attrs...)
 }
 
 // failed emits the AddFailed event and returns err.

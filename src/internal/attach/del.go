@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -43,9 +44,9 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 	if !gone {
 		// The runtime gets the error as configured (the shim reports
 		// success by default); the record stays, marked with the failed
-		// delegates, and the daemon retries them in the background.
-		req.Logger.Warn("DEL failed; the delegate cache is kept and the DEL is retried in the background",
-			"file", path, "err", delErr, "retryDeleteOnError", conf.RetryDeleteOnError)
+		// delegates, and the daemon retries them in the background. The
+		// server logs the failed DEL once, with these attributes.
+		return logx.WithAttrs(delErr, "cacheKept", path, "retryDeleteOnError", conf.RetryDeleteOnError)
 	}
 	return delErr
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -67,10 +68,17 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 
 // rollbackHotplug undoes one hot-plug ADD: DEL, then the attachment
 // leaves the record, unless the DEL failed (then it stays for the retry).
+//
+// As for /cni, what the rollback did goes with the error as log attributes.
 func (tx *addTx) rollbackHotplug(ctx context.Context, failedAt *attachment, cause error) error {
+	attrs := []any{"rolledBack", len(tx.ran)}
 	if len(tx.ran) > 0 {
 		if err := tx.a.delAll(ctx, tx.req, tx.t, tx.ran); err != nil {
-			tx.req.Logger.Error("rollback DEL failed; kept in the delegate cache for the retry", "err", err)
+			attrs = append(attrs, "rollbackErr", err)
+			if tx.hotplug != nil {
+				// Kept in the delegate cache for the retry.
+				attrs = append(attrs, "cacheKept", tx.hotplug.path)
+			}
 			if f := tx.ran[0].d.DelFailure; f != nil {
 				f.Rollback = true
 			}
@@ -80,10 +88,10 @@ func (tx *addTx) rollbackHotplug(ctx context.Context, failedAt *attachment, caus
 	}
 	if tx.hotplug != nil {
 		if err := tx.hotplug.settle(); err != nil {
-			tx.req.Logger.Error("rollback: delegate cache", "err", err)
+			attrs = append(attrs, "rollbackCacheErr", err)
 		}
 	}
-	return tx.a.failed(tx.pod, failedAt, cause)
+	return logx.WithAttrs(tx.a.failed(tx.pod, failedAt, cause), attrs...)
 }
 
 // DelegateDel detaches the interface req.IfName. Errors are returned (the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 )
 
 func (s *Server) handleCNI(w http.ResponseWriter, r *http.Request) {
@@ -35,13 +36,13 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 	}
 	inv, cerr := s.readRequest(w, r, endpoint)
 	if cerr != nil {
-		s.opts.Logger.Warn("bad request", "endpoint", endpoint, "error", cerr.Msg)
+		s.opts.Logger.Warn("bad request", "endpoint", endpoint, "err", cerr.Msg)
 		writeCNIError(w, cerr)
 		return
 	}
 	log := s.requestLogger(inv, endpoint)
 	if cerr := s.selfCall(r, inv); cerr != nil {
-		log.Error("self-call refused", "error", cerr.Msg)
+		log.Error("self-call refused", "err", cerr.Msg)
 		writeCNIError(w, cerr)
 		return
 	}
@@ -50,13 +51,13 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 	// Before a slot: requests waiting for the primary network must not
 	// starve the ones (DEL) that may proceed.
 	if cerr := s.waitPrimary(ctx, inv, log); cerr != nil {
-		log.Warn("primary network not ready", "error", cerr.Msg)
+		log.Warn("primary network not ready", "err", cerr.Msg)
 		writeCNIError(w, cerr)
 		return
 	}
 	release, err := s.acquire(ctx)
 	if err != nil {
-		log.Warn("no request slot", "error", err)
+		log.Warn("no request slot", "err", err)
 		writeCNIError(w, commandError(inv, err))
 		return
 	}
@@ -81,7 +82,9 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		o.CommandDone(endpoint, inv.Command, elapsed, err)
 	}
 	if err != nil {
-		log.Error("command failed", "duration", elapsed, "error", err)
+		// The one log line of a failed command, with what the lower
+		// layers attached to the error (rollback, kept caches).
+		log.Error("command failed", append([]any{"duration", elapsed, "err", err}, logx.Attrs(err)...)...)
 		writeCNIError(w, commandError(inv, err))
 		return
 	}

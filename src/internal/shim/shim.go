@@ -171,7 +171,7 @@ func (s *forwarder) send(ctx context.Context, wait func(context.Context) error, 
 		if err == nil || n == maxSends || ctx.Err() != nil || !retryable(err) {
 			return resp, err
 		}
-		s.log.Info("daemon went away between probe and call; waiting for the next one", "attempt", n, "error", err)
+		s.log.Info("daemon went away between probe and call; waiting for the next one", "attempt", n, "err", err)
 	}
 }
 
@@ -224,7 +224,7 @@ func (s *forwarder) del(ctx context.Context) error {
 	if s.conf.ReportDelErrors {
 		return s.fail("DEL", err)
 	}
-	s.log.Error("DEL failed; reporting success (set reportDelErrors to fail it)", "error", err)
+	s.log.Error("DEL failed; reporting success (set reportDelErrors to fail it)", "err", err)
 	return nil
 }
 
@@ -256,7 +256,7 @@ func (s *forwarder) forward(ctx context.Context, cmd string) error {
 // fail keeps a daemon's CNI error as it is (its code is the delegate's) and
 // turns transport errors into "try again later".
 func (s *forwarder) fail(cmd string, err error) error {
-	s.log.Error(cmd+" failed", "error", err)
+	s.log.Error(cmd+" failed", "err", err)
 	var cniErr *cnitypes.Error
 	if errors.As(err, &cniErr) {
 		return cniErr
