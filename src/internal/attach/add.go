@@ -8,7 +8,6 @@ import (
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
@@ -101,13 +100,11 @@ func (tx *addTx) run(ctx context.Context, atts []*attachment) (cnitypes.Result, 
 		}
 		tx.event(at, res)
 		if tx.pod != nil {
-			st, err := nadutils.CreateNetworkStatuses(res, at.d.Name, at.d.MasterPlugin, loadDeviceInfo(at.devInfo))
+			st, err := networkStatuses(at, res, at.d.MasterPlugin)
 			if err != nil {
-				return nil, tx.rollback(ctx, nil, fmt.Errorf("%s: build network status: %w", at, err))
+				return nil, tx.rollback(ctx, nil, err)
 			}
-			for _, s := range st {
-				statuses = append(statuses, *s)
-			}
+			statuses = append(statuses, st...)
 		}
 	}
 	if err := tx.writeStatus(ctx, statuses); err != nil {
@@ -216,24 +213,4 @@ func (tx *addTx) event(at *attachment, res *types100.Result) {
 		ips = append(ips, ip.Address.String())
 	}
 	tx.a.opts.Events.AddedInterface(tx.pod, at.ifname, ips, at.d.Name)
-}
-
-// writeStatus replaces the pod's network-status with this ADD's. It is
-// written for every pod, system namespaces included (upstream's skip rule
-// compares the pod name, so it never skips in practice either).
-func (tx *addTx) writeStatus(ctx context.Context, statuses []nadv1.NetworkStatus) error {
-	if tx.a.opts.Status == nil || tx.pod == nil || len(statuses) == 0 {
-		return nil
-	}
-	ref := tx.req.Pod
-	if ref.UID == "" {
-		ref.UID = string(tx.pod.UID)
-	}
-	err := tx.a.opts.Status.UpdateNetworkStatus(ctx, ref, func([]nadv1.NetworkStatus) []nadv1.NetworkStatus {
-		return statuses
-	})
-	if err != nil {
-		return fmt.Errorf("write network-status: %w", err)
-	}
-	return nil
 }

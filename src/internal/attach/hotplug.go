@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
-	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
@@ -48,19 +46,12 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 	}
 	tx.event(at, res)
 	if a.opts.Status != nil && pod != nil {
-		st, err := nadutils.CreateNetworkStatuses(res, at.d.Name, false, loadDeviceInfo(at.devInfo))
+		st, err := networkStatuses(at, res, false)
 		if err != nil {
-			return nil, tx.rollbackHotplug(ctx, nil, fmt.Errorf("%s: build network status: %w", at, err))
+			return nil, tx.rollbackHotplug(ctx, nil, err)
 		}
-		err = a.opts.Status.UpdateNetworkStatus(ctx, req.Pod, func(cur []nadv1.NetworkStatus) []nadv1.NetworkStatus {
-			out := withoutInterface(cur, at.ifname)
-			for _, s := range st {
-				out = append(out, *s)
-			}
-			return out
-		})
-		if err != nil {
-			return nil, tx.rollbackHotplug(ctx, nil, fmt.Errorf("write network-status: %w", err))
+		if err := a.replaceInterfaceStatus(ctx, req.Pod, at.ifname, st); err != nil {
+			return nil, tx.rollbackHotplug(ctx, nil, err)
 		}
 	}
 	return res, nil
@@ -128,13 +119,7 @@ func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.Int
 	if a.opts.Status == nil || pod == nil {
 		return nil
 	}
-	err = a.opts.Status.UpdateNetworkStatus(ctx, req.Pod, func(cur []nadv1.NetworkStatus) []nadv1.NetworkStatus {
-		return withoutInterface(cur, at.ifname)
-	})
-	if err != nil {
-		return fmt.Errorf("write network-status: %w", err)
-	}
-	return nil
+	return a.replaceInterfaceStatus(ctx, req.Pod, at.ifname, nil)
 }
 
 // DelegateCheck runs CHECK on the given delegate config.
@@ -197,17 +182,4 @@ func hotplugAttachment(b *begun, req *Request, attrs *api.InterfaceAttributes) (
 		return nil, err
 	}
 	return &attachment{d: d, ifname: names[0], rt: b.rt.runtimeConf(d, names[0], "")}, nil
-}
-
-// withoutInterface drops the entries of ifname (the default network's
-// entry is never dropped: a hot-plug call does not own it).
-func withoutInterface(cur []nadv1.NetworkStatus, ifname string) []nadv1.NetworkStatus {
-	out := make([]nadv1.NetworkStatus, 0, len(cur)+1)
-	for _, s := range cur {
-		if s.Interface == ifname && !s.Default {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
 }

@@ -29,11 +29,17 @@ func validContainerID(id string) error {
 // writeScratch writes the delegate cache atomically (temp file + rename)
 // so that a crash never leaves a truncated file that DEL would find corrupt.
 func writeScratch(cniDir, containerID string, ds []*netconf.Delegate) error {
+	return writeRecord(scratchPath(cniDir, containerID), ds)
+}
+
+// writeRecord is every write of a scratch cache (ADD, the marks of DEL and
+// rollback, hot-plug, the background retry): the delegates, atomically.
+func writeRecord(path string, ds []*netconf.Delegate) error {
 	data, err := netconf.MarshalCache(ds)
 	if err != nil {
 		return err
 	}
-	return writeCache(scratchPath(cniDir, containerID), data)
+	return writeCache(path, data)
 }
 
 // writeCache writes one of the daemon's cache files (the scratch cache, a
