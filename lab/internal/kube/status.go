@@ -10,15 +10,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-)
 
-// NetworksAnnot is the pod annotation that asks for extra networks.
-const NetworksAnnot = "k8s.v1.cni.cncf.io/networks"
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/api/netstatus"
+)
 
 var nadGVR = schema.GroupVersionResource{Group: "k8s.cni.cncf.io", Version: "v1", Resource: "network-attachment-definitions"}
 
@@ -154,17 +153,17 @@ func attachments(pods []corev1.Pod) ([]AttachRow, []string) {
 	var rows []AttachRow
 	var problems []string
 	for _, p := range pods {
-		raw, ok := p.Annotations[nadv1.NetworkStatusAnnot]
-		_, asked := p.Annotations[NetworksAnnot]
+		raw, ok := p.Annotations[api.NetworkStatusAnnotation]
+		_, asked := p.Annotations[api.NetworksAnnotation]
 		if !ok {
 			if asked {
 				problems = append(problems, fmt.Sprintf("pod %s/%s asks for networks but has no network-status yet", p.Namespace, p.Name))
 			}
 			continue
 		}
-		var st []nadv1.NetworkStatus
-		if err := json.Unmarshal([]byte(raw), &st); err != nil {
-			problems = append(problems, fmt.Sprintf("pod %s/%s: network-status is not valid JSON: %v", p.Namespace, p.Name, err))
+		st, err := netstatus.Parse(raw)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("pod %s/%s: %v", p.Namespace, p.Name, err))
 			continue
 		}
 		if !asked && len(st) < 2 {

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
 func TestNADRow(t *testing.T) {
@@ -43,9 +45,9 @@ func TestAttachments(t *testing.T) {
 	const twoNets = `[{"name":"cbr0","interface":"eth0","ips":["10.244.1.5"],"mac":"aa:bb","default":true},
 		{"name":"default/lab-macvlan-static","interface":"net1","ips":["10.201.0.5"],"mac":"cc:dd"}]`
 	pods := []corev1.Pod{
-		pod("default", "b-two-nets", map[string]string{"k8s.v1.cni.cncf.io/network-status": twoNets, NetworksAnnot: "lab-macvlan-static"}),
+		pod("default", "b-two-nets", map[string]string{"k8s.v1.cni.cncf.io/network-status": twoNets, api.NetworksAnnotation: "lab-macvlan-static"}),
 		pod("kube-system", "coredns", map[string]string{"k8s.v1.cni.cncf.io/network-status": `[{"name":"cbr0","interface":"eth0","default":true}]`}),
-		pod("default", "a-pending", map[string]string{NetworksAnnot: "lab-macvlan-static"}),
+		pod("default", "a-pending", map[string]string{api.NetworksAnnotation: "lab-macvlan-static"}),
 		pod("default", "c-broken", map[string]string{"k8s.v1.cni.cncf.io/network-status": "{"}),
 		pod("default", "d-plain", nil),
 	}

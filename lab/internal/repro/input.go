@@ -20,13 +20,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/multus-thick/multus-thick/src/api"
 )
-
-// NetworksAnnotation is the pod annotation that asks Multus for attachments.
-const NetworksAnnotation = "k8s.v1.cni.cncf.io/networks"
-
-// NetworkStatusAnnotation is the one the daemon writes.
-const NetworkStatusAnnotation = "k8s.v1.cni.cncf.io/network-status"
 
 // Plugin is a PLUGIN file that passed the checks.
 type Plugin struct {
@@ -363,14 +359,14 @@ func ParsePod(file string, data []byte, nad string) (*corev1.Pod, error) {
 	if !dnsLabel.MatchString(pod.Name) || len(pod.Name) > 50 {
 		return nil, fmt.Errorf("POD %s: metadata.name %q is not a DNS label of at most 50 characters", file, pod.Name)
 	}
-	ann := pod.Annotations[NetworksAnnotation]
+	ann := pod.Annotations[api.NetworksAnnotation]
 	if ann == "" {
 		if pod.Annotations == nil {
 			pod.Annotations = map[string]string{}
 		}
-		pod.Annotations[NetworksAnnotation] = nad
+		pod.Annotations[api.NetworksAnnotation] = nad
 	} else if !strings.Contains(ann, nad) {
-		return nil, fmt.Errorf("POD %s: its %s annotation %q does not name the NAD %q", file, NetworksAnnotation, ann, nad)
+		return nil, fmt.Errorf("POD %s: its %s annotation %q does not name the NAD %q", file, api.NetworksAnnotation, ann, nad)
 	}
 	return pod, nil
 }
@@ -381,7 +377,7 @@ func DefaultPod(image, nad string) *corev1.Pod {
 	grace := int64(0)
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: "repro", Annotations: map[string]string{NetworksAnnotation: nad}},
+		ObjectMeta: metav1.ObjectMeta{Name: "repro", Annotations: map[string]string{api.NetworksAnnotation: nad}},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: &grace,
 			Containers: []corev1.Container{{

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
 // patchedBinary copies the test binary (an ELF for this machine) and overwrites the
@@ -195,7 +197,7 @@ func TestParsePod(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := pod.Annotations[NetworksAnnotation]; got != tc.wantAnn {
+			if got := pod.Annotations[api.NetworksAnnotation]; got != tc.wantAnn {
 				t.Errorf("annotation %q, want %q", got, tc.wantAnn)
 			}
 		})

@@ -21,6 +21,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/lab/internal/kube"
 	"github.com/multus-thick/multus-thick/lab/internal/step"
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
 // The daemon as deployments/ installs it.
@@ -519,7 +520,7 @@ func (r *run) savePod(ctx context.Context, name string) error {
 	}
 	var errs []error
 	errs = append(errs, os.WriteFile(filepath.Join(dir, "pod.yaml"), y, 0o644))
-	errs = append(errs, os.WriteFile(filepath.Join(dir, "network-status.json"), []byte(p.Annotations[NetworkStatusAnnotation]+"\n"), 0o644))
+	errs = append(errs, os.WriteFile(filepath.Join(dir, "network-status.json"), []byte(p.Annotations[api.NetworkStatusAnnotation]+"\n"), 0o644))
 	evs, err := r.events(ctx, name)
 	errs = append(errs, err)
 	var b strings.Builder

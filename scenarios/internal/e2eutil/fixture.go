@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/e2e-framework/klient/k8s"
 
 	"github.com/multus-thick/multus-thick/fixtures"
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
 // TestPodFixture is the one pod shape every scenario uses: a busybox that
@@ -73,7 +74,7 @@ func OnNode(node string) decoder.DecodeOption {
 // Networks sets the pod's k8s.v1.cni.cncf.io/networks annotation; the value
 // is written out in each scenario because it is what the scenario tests.
 func Networks(value string) decoder.DecodeOption {
-	return decoder.MutateAnnotations(map[string]string{nadv1.NetworkAttachmentAnnot: value})
+	return decoder.MutateAnnotations(map[string]string{api.NetworksAnnotation: value})
 }
 
 // NADConfig edits a NAD's spec.config as a JSON object, for the few

@@ -3,7 +3,6 @@
 package e2eutil
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -12,19 +11,22 @@ import (
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/api/netstatus"
 )
 
 // NetworkStatus decodes the pod's k8s.v1.cni.cncf.io/network-status
 // annotation; a pod without it is an error, because every pod our daemon
 // set up gets one.
 func NetworkStatus(pod *corev1.Pod) ([]nadv1.NetworkStatus, error) {
-	raw, ok := pod.Annotations[nadv1.NetworkStatusAnnot]
+	raw, ok := pod.Annotations[api.NetworkStatusAnnotation]
 	if !ok {
-		return nil, fmt.Errorf("pod %s/%s has no %s annotation", pod.Namespace, pod.Name, nadv1.NetworkStatusAnnot)
+		return nil, fmt.Errorf("pod %s/%s has no %s annotation", pod.Namespace, pod.Name, api.NetworkStatusAnnotation)
 	}
-	var st []nadv1.NetworkStatus
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return nil, fmt.Errorf("pod %s/%s: decode %s: %w", pod.Namespace, pod.Name, nadv1.NetworkStatusAnnot, err)
+	st, err := netstatus.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return st, nil
 }

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -21,23 +20,12 @@ import (
 // written, or everything done so far is undone (reverse DEL, cache file
 // removed) and the error is returned.
 func (a *Attacher) Add(ctx context.Context, req *Request) (cnitypes.Result, error) {
-	if err := validContainerID(req.ContainerID); err != nil {
-		return nil, err
-	}
-	unlock, err := a.lock(ctx, req.ContainerID)
+	b, err := a.begin(ctx, req, multusConfig)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-
-	conf, err := loadConf(req.Config)
-	if err != nil {
-		return nil, err
-	}
-	inv, err := newInvocation(req)
-	if err != nil {
-		return nil, err
-	}
+	defer b.end()
+	conf := b.conf
 	pod, err := a.getPod(ctx, req.Pod, OpAdd)
 	if errors.Is(err, ErrPodNotFound) {
 		// Upstream's behaviour: a pod deleted before its sandbox came up
@@ -55,10 +43,10 @@ func (a *Attacher) Add(ctx context.Context, req *Request) (cnitypes.Result, erro
 	if len(ds) == 0 {
 		return nil, a.failed(pod, nil, fmt.Errorf("%w: no networks to attach", ErrInvalidConfig))
 	}
-	if err := checkGatewayConfig(ds); err != nil {
+	if err := checkDelegates(ds, req.IfName); err != nil {
 		return nil, a.failed(pod, nil, err)
 	}
-	atts, err := a.prepare(inv, ds)
+	atts, err := a.prepare(b.rt, ds)
 	if err != nil {
 		return nil, a.failed(pod, nil, err)
 	}
@@ -112,13 +100,11 @@ func (tx *addTx) run(ctx context.Context, atts []*attachment) (cnitypes.Result, 
 		}
 		tx.event(at, res)
 		if tx.pod != nil {
-			st, err := nadutils.CreateNetworkStatuses(res, at.d.Name, at.d.MasterPlugin, loadDeviceInfo(at.devInfo))
+			st, err := networkStatuses(at, res, at.d.MasterPlugin)
 			if err != nil {
-				return nil, tx.rollback(ctx, nil, fmt.Errorf("%s: build network status: %w", at, err))
+				return nil, tx.rollback(ctx, nil, err)
 			}
-			for _, s := range st {
-				statuses = append(statuses, *s)
-			}
+			statuses = append(statuses, st...)
 		}
 	}
 	if err := tx.writeStatus(ctx, statuses); err != nil {
@@ -172,11 +158,13 @@ func (tx *addTx) addOne(ctx context.Context, at *attachment) (*types100.Result, 
 
 // rollback undoes the ADD: DEL of every attempted attachment in reverse
 // (the failed one included, so its partial work is released), then the
-// cache file goes, leaving nothing behind. DEL errors are logged: the
-// ADD's own error is what the runtime must see.
+// cache file goes, leaving nothing behind. The ADD's own error is what the
+// runtime must see; what the rollback did, and any error of its own, goes
+// with it as log attributes (the server logs the failed ADD once).
 func (tx *addTx) rollback(ctx context.Context, failedAt *attachment, cause error) error {
 	a, req := tx.a, tx.req
-	req.Logger.Error("ADD failed, rolling back", "err", cause, "delegates", len(tx.ran))
+	attrs := []any{"rolledBack", len(tx.ran)}
+	var cacheErrs []error
 	// The record lists every delegate of the ADD; those that never ran
 	// hold nothing, the others are marked pending until their DEL succeeds.
 	ds := tx.allDelegates
@@ -189,15 +177,19 @@ func (tx *addTx) rollback(ctx context.Context, failedAt *attachment, cause error
 	}
 	path := scratchPath(tx.t.CacheDir, req.ContainerID)
 	if err := a.markDeleting(path, ds, nil, true); err != nil {
-		req.Logger.Error("rollback: delegate cache", "err", err)
+		cacheErrs = append(cacheErrs, err)
 	}
 	if err := a.delAll(ctx, req, tx.t, tx.ran); err != nil {
-		req.Logger.Error("rollback DEL failed; the delegate cache is kept and the DEL is retried in the background", "err", err)
+		// The delegate cache is kept and the DEL retried in the background.
+		attrs = append(attrs, "rollbackErr", err, "cacheKept", path)
 	}
 	if _, err := a.finishRecord(path, req.ContainerID, ds); err != nil {
-		req.Logger.Error("rollback: delegate cache", "err", err)
+		cacheErrs = append(cacheErrs, err)
 	}
-	return a.failed(tx.pod, failedAt, cause)
+	if err := errors.Join(cacheErrs...); err != nil {
+		attrs = append(attrs, "rollbackCacheErr", err)
+	}
+	return logx.WithAttrs(a.failed(tx.pod, failedAt, cause), attrs...)
 }
 
 // failed emits the AddFailed event and returns err.
@@ -221,46 +213,4 @@ func (tx *addTx) event(at *attachment, res *types100.Result) {
 		ips = append(ips, ip.Address.String())
 	}
 	tx.a.opts.Events.AddedInterface(tx.pod, at.ifname, ips, at.d.Name)
-}
-
-// writeStatus replaces the pod's network-status with this ADD's. It is
-// written for every pod, system namespaces included (upstream's skip rule
-// compares the pod name, so it never skips in practice either).
-func (tx *addTx) writeStatus(ctx context.Context, statuses []nadv1.NetworkStatus) error {
-	if tx.a.opts.Status == nil || tx.pod == nil || len(statuses) == 0 {
-		return nil
-	}
-	ref := tx.req.Pod
-	if ref.UID == "" {
-		ref.UID = string(tx.pod.UID)
-	}
-	err := tx.a.opts.Status.UpdateNetworkStatus(ctx, ref, func([]nadv1.NetworkStatus) []nadv1.NetworkStatus {
-		return statuses
-	})
-	if err != nil {
-		return fmt.Errorf("write network-status: %w", err)
-	}
-	return nil
-}
-
-func delegatesOf(atts []*attachment) []*netconf.Delegate {
-	ds := make([]*netconf.Delegate, len(atts))
-	for i, at := range atts {
-		ds[i] = at.d
-	}
-	return ds
-}
-
-// placeholderResult is upstream's answer when the pod is gone at ADD.
-func placeholderResult(req *Request) *types100.Result {
-	idx := 0
-	return &types100.Result{
-		CNIVersion: ResultVersion,
-		Interfaces: []*types100.Interface{{Name: req.IfName, Sandbox: req.Netns}},
-		IPs: []*types100.IPConfig{{
-			Interface: &idx,
-			Address:   net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)},
-			Gateway:   net.IPv4zero,
-		}},
-	}
 }

@@ -3,6 +3,7 @@ package attach
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -267,4 +269,22 @@ func TestAddScratchCacheFormat(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A failed ADD is not logged here: what the rollback did travels with the
+// error, for the server's one log line.
+func TestAddRollbackAttrsTravelWithTheError(t *testing.T) {
+	e := newEnv(t, "1.0.0", clusterNet, net1)
+	e.exec.fail["ADD net-a"] = cnitypes.NewError(11, "no free IP", "")
+	e.exec.fail["DEL cluster"] = cnitypes.NewError(11, "bridge busy", "")
+	_, err := e.a.Add(context.Background(), e.req("ADD", "c1"))
+	if err == nil || Code(err) != 11 {
+		t.Fatalf("err = %v (code %d), want the ADD's code 11", err, Code(err))
+	}
+	got := fmt.Sprint(logx.Attrs(err))
+	for _, w := range []string{"rolledBack=2", "rollbackErr=", "bridge busy", "cacheKept=" + filepath.Join(e.cniDir, "c1")} {
+		if !strings.Contains(got, w) {
+			t.Errorf("attributes %s lack %s", got, w)
+		}
+	}
 }

@@ -19,12 +19,12 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // These tests run the reference plugins (MT_PLUGINS) through the attach
@@ -32,34 +32,11 @@ import (
 // standing in for the node (so bridges and veths never touch the real
 // host) and a "pod" namespace.
 
+// pluginsDir is the reference plugins these tests run.
 func pluginsDir(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("netns tests need root")
-	}
-	dir := os.Getenv("MT_PLUGINS")
-	if dir == "" {
-		dir = "/var/cache/multus-thick/cni-plugins-v1.10.0"
-	}
-	for _, p := range []string{"bridge", "macvlan", "host-local", "static", "flannel"} {
-		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
-			t.Fatalf("reference plugin %s missing (set MT_PLUGINS, run make plugins): %v", p, err)
-		}
-	}
-	return dir
-}
-
-func newTestNS(t *testing.T) ns.NetNS {
-	t.Helper()
-	n, err := testutils.NewNS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = n.Close()
-		_ = testutils.UnmountNS(n)
-	})
-	return n
+	testutil.RequireRoot(t)
+	return testutil.PluginDir(t, "bridge", "macvlan", "host-local", "static", "flannel")
 }
 
 // netnsEnv is a host and a pod namespace plus an Attacher running real
@@ -85,7 +62,7 @@ type netnsNet struct {
 }
 
 func newNetnsEnv(t *testing.T, version string, exec invoke.Exec, binDir string) *netnsEnv {
-	e := &netnsEnv{t: t, host: newTestNS(t), pod: newTestNS(t), tmp: t.TempDir(), binDir: binDir, version: version}
+	e := &netnsEnv{t: t, host: testutil.NewNetns(t), pod: testutil.NewNetns(t), tmp: t.TempDir(), binDir: binDir, version: version}
 	e.resolver = &fakeResolver{build: func(*corev1.Pod) []*netconf.Delegate { return e.delegates() }}
 	// Pods nil: no Kubernetes, the DEL-without-cache rule applies; tests
 	// that want a rebuild set e.pods.
@@ -475,7 +452,7 @@ func TestNetnsGCAndStatus(t *testing.T) {
 	bin := pluginsDir(t)
 	e := newNetnsEnv(t, "1.1.0", nil, bin)
 	e.nets = []netnsNet{e.bridgeNet(), e.macvlanNet("mt-up0")}
-	stalePod := newTestNS(t)
+	stalePod := testutil.NewNetns(t)
 	live := e.req("ADD")
 	stale := e.req("ADD")
 	stale.ContainerID, stale.Netns = "mt-netns-stale", stalePod.Path()

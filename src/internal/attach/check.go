@@ -9,23 +9,12 @@ import (
 // the delegate cache (upstream checks nothing in clusterNetwork mode).
 // Delegates whose config predates CHECK (cniVersion < 0.4.0) are skipped.
 func (a *Attacher) Check(ctx context.Context, req *Request) error {
-	if err := validContainerID(req.ContainerID); err != nil {
-		return err
-	}
-	unlock, err := a.lock(ctx, req.ContainerID)
+	b, err := a.begin(ctx, req, multusConfig)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-
-	conf, err := loadConf(req.Config)
-	if err != nil {
-		return err
-	}
-	inv, err := newInvocation(req)
-	if err != nil {
-		return err
-	}
+	defer b.end()
+	conf := b.conf
 	path := scratchPath(conf.CNIDir, req.ContainerID)
 	ds, state, err := readScratch(path)
 	switch state {
@@ -45,7 +34,7 @@ func (a *Attacher) Check(ctx context.Context, req *Request) error {
 			return fmt.Errorf("%w: delegate cache %s: %w", ErrInvalidConfig, path, err)
 		}
 	}
-	atts, err := a.prepare(inv, ds)
+	atts, err := a.prepare(b.rt, ds)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -17,29 +18,18 @@ import (
 // CNI spec requires it), so a second DEL, or a DEL after the sandbox died,
 // succeeds while still releasing IPAM state.
 func (a *Attacher) Del(ctx context.Context, req *Request) error {
-	if err := validContainerID(req.ContainerID); err != nil {
-		return err
-	}
-	unlock, err := a.lock(ctx, req.ContainerID)
+	b, err := a.begin(ctx, req, multusConfig)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-
-	conf, err := loadConf(req.Config)
-	if err != nil {
-		return err
-	}
-	inv, err := newInvocation(req)
-	if err != nil {
-		return err
-	}
+	defer b.end()
+	conf := b.conf
 	path := scratchPath(conf.CNIDir, req.ContainerID)
 	ds, _, err := a.delegatesForDel(ctx, req, conf, path)
 	if err != nil || ds == nil {
 		return err
 	}
-	atts, err := a.prepare(inv, ds)
+	atts, err := a.prepare(b.rt, ds)
 	if err != nil {
 		return err
 	}
@@ -54,9 +44,9 @@ func (a *Attacher) Del(ctx context.Context, req *Request) error {
 	if !gone {
 		// The runtime gets the error as configured (the shim reports
 		// success by default); the record stays, marked with the failed
-		// delegates, and the daemon retries them in the background.
-		req.Logger.Warn("DEL failed; the delegate cache is kept and the DEL is retried in the background",
-			"file", path, "err", delErr, "retryDeleteOnError", conf.RetryDeleteOnError)
+		// delegates, and the daemon retries them in the background. The
+		// server logs the failed DEL once, with these attributes.
+		return logx.WithAttrs(delErr, "cacheKept", path, "retryDeleteOnError", conf.RetryDeleteOnError)
 	}
 	return delErr
 }
@@ -114,6 +104,10 @@ func (a *Attacher) rebuild(ctx context.Context, req *Request, conf *netconf.NetC
 		return nil, nil
 	}
 	ds, err := a.opts.Resolver.Delegates(ctx, conf, pod)
+	if err == nil {
+		// ADD's rules judge the list as they did at its ADD.
+		err = checkDelegates(ds, req.IfName)
+	}
 	if err != nil && pod != nil {
 		// The pod's own networks cannot be resolved any more (a NAD deleted
 		// or refused by namespace isolation, a malformed annotation): its ADD
@@ -121,7 +115,9 @@ func (a *Attacher) rebuild(ctx context.Context, req *Request, conf *netconf.NetC
 		// since. Delete what the config alone names, as upstream does; a
 		// DEL that fails here would be retried by the runtime forever.
 		req.Logger.Warn("rebuilding the pod's networks for DEL failed; deleting the cluster and default networks only", "err", err)
-		ds, err = a.opts.Resolver.Delegates(ctx, conf, nil)
+		if ds, err = a.opts.Resolver.Delegates(ctx, conf, nil); err == nil {
+			err = checkDelegates(ds, req.IfName)
+		}
 	}
 	if err != nil {
 		if !corrupt {

@@ -10,8 +10,10 @@ import (
 	"testing"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/fixtures"
+	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
 func TestDel(t *testing.T) {
@@ -54,6 +56,21 @@ func TestDel(t *testing.T) {
 			name:         "no cache, the pod's networks no longer resolve: the pod-less list is deleted",
 			setup:        func(e *testEnv) { e.resolver.podErr = errors.New("namespace isolation violation") },
 			wantCalls:    []string{"DEL net-b data0", "DEL net-a net1", "DEL cluster eth0"},
+			wantResolver: 2,
+		},
+		{
+			// The pod's list breaks ADD's rules (its ADD failed on them):
+			// attach, not the resolver, judges it, and DEL falls back.
+			name: "no cache, the pod's networks share an interface name: the pod-less list is deleted",
+			setup: func(e *testEnv) {
+				e.resolver.build = func(pod *corev1.Pod) []*netconf.Delegate {
+					if pod == nil {
+						return e.delegates([]netSpec{clusterNet})
+					}
+					return e.delegates([]netSpec{clusterNet, {name: "net-a", typ: "macvlan", ifname: "x1"}, {name: "net-b", typ: "macvlan", ifname: "x1"}})
+				}
+			},
+			wantCalls:    []string{"DEL cluster eth0"},
 			wantResolver: 2,
 		},
 		{

@@ -10,10 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
-
-// specVersions are the CNI versions every table runs against.
-var specVersions = []string{"0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 
 // testEnv is an Attacher wired to fakes, with a temp cniDir.
 type testEnv struct {
@@ -137,7 +135,7 @@ func (e *testEnv) req(cmd, containerID string) *Request {
 }
 
 func forVersions(t *testing.T, f func(t *testing.T, version string)) {
-	for _, v := range specVersions {
+	for _, v := range testutil.SpecVersions {
 		t.Run("cni"+v, func(t *testing.T) { f(t, v) })
 	}
 }

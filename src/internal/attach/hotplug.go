@@ -6,11 +6,10 @@ import (
 	"fmt"
 
 	cnitypes "github.com/containernetworking/cni/pkg/types"
-	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -22,11 +21,11 @@ import (
 
 // DelegateAdd attaches one more interface to a running pod.
 func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (cnitypes.Result, error) {
-	at, unlock, err := a.hotplugPrepare(ctx, req, attrs)
+	at, end, err := a.hotplugBegin(ctx, req, attrs)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer end()
 	pod, err := a.getPod(ctx, req.Pod, OpAdd)
 	if err != nil {
 		// Unlike /cni, a missing pod is an error here: there is no sandbox
@@ -47,19 +46,12 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 	}
 	tx.event(at, res)
 	if a.opts.Status != nil && pod != nil {
-		st, err := nadutils.CreateNetworkStatuses(res, at.d.Name, false, loadDeviceInfo(at.devInfo))
+		st, err := networkStatuses(at, res, false)
 		if err != nil {
-			return nil, tx.rollbackHotplug(ctx, nil, fmt.Errorf("%s: build network status: %w", at, err))
+			return nil, tx.rollbackHotplug(ctx, nil, err)
 		}
-		err = a.opts.Status.UpdateNetworkStatus(ctx, req.Pod, func(cur []nadv1.NetworkStatus) []nadv1.NetworkStatus {
-			out := withoutInterface(cur, at.ifname)
-			for _, s := range st {
-				out = append(out, *s)
-			}
-			return out
-		})
-		if err != nil {
-			return nil, tx.rollbackHotplug(ctx, nil, fmt.Errorf("write network-status: %w", err))
+		if err := a.replaceInterfaceStatus(ctx, req.Pod, at.ifname, st); err != nil {
+			return nil, tx.rollbackHotplug(ctx, nil, err)
 		}
 	}
 	return res, nil
@@ -67,10 +59,17 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 
 // rollbackHotplug undoes one hot-plug ADD: DEL, then the attachment
 // leaves the record, unless the DEL failed (then it stays for the retry).
+//
+// As for /cni, what the rollback did goes with the error as log attributes.
 func (tx *addTx) rollbackHotplug(ctx context.Context, failedAt *attachment, cause error) error {
+	attrs := []any{"rolledBack", len(tx.ran)}
 	if len(tx.ran) > 0 {
 		if err := tx.a.delAll(ctx, tx.req, tx.t, tx.ran); err != nil {
-			tx.req.Logger.Error("rollback DEL failed; kept in the delegate cache for the retry", "err", err)
+			attrs = append(attrs, "rollbackErr", err)
+			if tx.hotplug != nil {
+				// Kept in the delegate cache for the retry.
+				attrs = append(attrs, "cacheKept", tx.hotplug.path)
+			}
 			if f := tx.ran[0].d.DelFailure; f != nil {
 				f.Rollback = true
 			}
@@ -80,20 +79,20 @@ func (tx *addTx) rollbackHotplug(ctx context.Context, failedAt *attachment, caus
 	}
 	if tx.hotplug != nil {
 		if err := tx.hotplug.settle(); err != nil {
-			tx.req.Logger.Error("rollback: delegate cache", "err", err)
+			attrs = append(attrs, "rollbackCacheErr", err)
 		}
 	}
-	return tx.a.failed(tx.pod, failedAt, cause)
+	return logx.WithAttrs(tx.a.failed(tx.pod, failedAt, cause), attrs...)
 }
 
 // DelegateDel detaches the interface req.IfName. Errors are returned (the
 // /cni DEL error policy is the shim's business, not this endpoint's).
 func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) error {
-	at, unlock, err := a.hotplugPrepare(ctx, req, attrs)
+	at, end, err := a.hotplugBegin(ctx, req, attrs)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer end()
 	pod, err := a.getPod(ctx, req.Pod, OpDel)
 	if err != nil {
 		return err
@@ -120,22 +119,16 @@ func (a *Attacher) DelegateDel(ctx context.Context, req *Request, attrs *api.Int
 	if a.opts.Status == nil || pod == nil {
 		return nil
 	}
-	err = a.opts.Status.UpdateNetworkStatus(ctx, req.Pod, func(cur []nadv1.NetworkStatus) []nadv1.NetworkStatus {
-		return withoutInterface(cur, at.ifname)
-	})
-	if err != nil {
-		return fmt.Errorf("write network-status: %w", err)
-	}
-	return nil
+	return a.replaceInterfaceStatus(ctx, req.Pod, at.ifname, nil)
 }
 
 // DelegateCheck runs CHECK on the given delegate config.
 func (a *Attacher) DelegateCheck(ctx context.Context, req *Request) error {
-	at, unlock, err := a.hotplugPrepare(ctx, req, nil)
+	at, end, err := a.hotplugBegin(ctx, req, nil)
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	defer end()
 	return a.runner.Check(ctx, a.hotplugTarget(), at.d, at.rt)
 }
 
@@ -156,54 +149,37 @@ func (a *Attacher) hotplugTarget() delegate.Target {
 	return delegate.Target{BinDir: a.opts.BinDir, CacheDir: a.opts.CNIDir}
 }
 
-// hotplugPrepare loads the delegate config, applies the interface
-// attributes and takes the container's lock.
-func (a *Attacher) hotplugPrepare(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (*attachment, func(), error) {
-	if err := validContainerID(req.ContainerID); err != nil {
+// hotplugBegin is begin for a /delegate request, then the interface
+// attributes applied and the one attachment built. The returned func
+// releases the container's lock.
+func (a *Attacher) hotplugBegin(ctx context.Context, req *Request, attrs *api.InterfaceAttributes) (*attachment, func(), error) {
+	b, err := a.begin(ctx, req, delegateConfig)
+	if err != nil {
 		return nil, nil, err
 	}
-	d, err := netconf.LoadDelegate(req.Config)
+	at, err := hotplugAttachment(b, req, attrs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		b.end()
+		return nil, nil, err
 	}
+	return at, b.end, nil
+}
+
+func hotplugAttachment(b *begun, req *Request, attrs *api.InterfaceAttributes) (*attachment, error) {
+	d := b.d
 	if attrs != nil {
 		d.IPRequest = attrs.IPRequest
 		d.MacRequest = attrs.MacRequest
 		if attrs.CNIArgs != nil {
 			if err := d.InjectCNIArgs(*attrs.CNIArgs); err != nil {
-				return nil, nil, fmt.Errorf("%w: cni-args: %w", ErrInvalidConfig, err)
+				return nil, fmt.Errorf("%w: cni-args: %w", ErrInvalidConfig, err)
 			}
 		}
 	}
 	d.IfnameRequest = req.IfName
 	names, err := ifNames([]*netconf.Delegate{d}, req.IfName)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	inv, err := newInvocation(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The config is the delegate's own, not a Multus config: its
-	// runtimeConfig is no runtime's, so nothing is taken from it.
-	inv.runtimeConfig = nil
-	at := &attachment{d: d, ifname: names[0], rt: inv.runtimeConf(d, names[0], "")}
-	unlock, err := a.lock(ctx, req.ContainerID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return at, unlock, nil
-}
-
-// withoutInterface drops the entries of ifname (the default network's
-// entry is never dropped: a hot-plug call does not own it).
-func withoutInterface(cur []nadv1.NetworkStatus, ifname string) []nadv1.NetworkStatus {
-	out := make([]nadv1.NetworkStatus, 0, len(cur)+1)
-	for _, s := range cur {
-		if s.Interface == ifname && !s.Default {
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
+	return &attachment{d: d, ifname: names[0], rt: b.rt.runtimeConf(d, names[0], "")}, nil
 }

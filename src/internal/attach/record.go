@@ -73,14 +73,6 @@ func (a *Attacher) finishRecord(path, containerID string, ds []*netconf.Delegate
 	return false, a.keepPending(path, containerID, ds)
 }
 
-func writeRecord(path string, ds []*netconf.Delegate) error {
-	data, err := netconf.MarshalCache(ds)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, data)
-}
-
 func anyUnreleased(ds []*netconf.Delegate) bool {
 	for _, d := range ds {
 		if !d.Released {

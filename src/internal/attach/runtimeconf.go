@@ -30,9 +30,10 @@ func parseCNIArgs(raw string) ([][2]string, error) {
 	return out, nil
 }
 
-// invocation holds what every delegate of one request shares when its
-// RuntimeConf is built.
-type invocation struct {
+// runtimeInput is what every delegate of one request shares when its
+// RuntimeConf is built: the request, the runtime's extra CNI_ARGS and its
+// runtimeConfig.
+type runtimeInput struct {
 	req *Request
 	// extraArgs are the runtime's CNI_ARGS pairs other than the ones the
 	// daemon sets itself (upstream drops them in thick mode).
@@ -41,15 +42,15 @@ type invocation struct {
 	runtimeConfig map[string]any
 }
 
-func newInvocation(req *Request) (*invocation, error) {
+func newRuntimeInput(req *Request) (*runtimeInput, error) {
 	pairs, err := parseCNIArgs(req.CNIArgs)
 	if err != nil {
 		return nil, err
 	}
-	inv := &invocation{req: req}
+	in := &runtimeInput{req: req}
 	for _, p := range pairs {
 		if !isK8sArgKey(p[0]) {
-			inv.extraArgs = append(inv.extraArgs, p)
+			in.extraArgs = append(in.extraArgs, p)
 		}
 	}
 	var top struct {
@@ -60,8 +61,8 @@ func newInvocation(req *Request) (*invocation, error) {
 			return nil, fmt.Errorf("%w: runtimeConfig: %w", ErrInvalidConfig, err)
 		}
 	}
-	inv.runtimeConfig = top.RuntimeConfig
-	return inv, nil
+	in.runtimeConfig = top.RuntimeConfig
+	return in, nil
 }
 
 func isK8sArgKey(k string) bool {
@@ -77,8 +78,8 @@ func isK8sArgKey(k string) bool {
 // runtime's extra CNI_ARGS are forwarded, and the runtime's runtimeConfig
 // goes to the master only, so hostPorts and bandwidth do not leak to
 // secondary networks).
-func (inv *invocation) runtimeConf(d *netconf.Delegate, ifname, devInfoFile string) *libcni.RuntimeConf {
-	req := inv.req
+func (in *runtimeInput) runtimeConf(d *netconf.Delegate, ifname, devInfoFile string) *libcni.RuntimeConf {
+	req := in.req
 	args := [][2]string{{"IgnoreUnknown", "true"}}
 	if req.Pod != (PodRef{}) {
 		args = append(args,
@@ -89,7 +90,7 @@ func (inv *invocation) runtimeConf(d *netconf.Delegate, ifname, devInfoFile stri
 	}
 	legacyMAC := d.MacRequest != ""
 	legacyIP := len(d.IPRequest) > 0
-	for _, p := range inv.extraArgs {
+	for _, p := range in.extraArgs {
 		// The delegate's own MAC/IP request wins over the runtime's.
 		if (legacyMAC && strings.EqualFold(p[0], "MAC")) || (legacyIP && strings.EqualFold(p[0], "IP")) {
 			continue
@@ -107,14 +108,14 @@ func (inv *invocation) runtimeConf(d *netconf.Delegate, ifname, devInfoFile stri
 		NetNS:          req.Netns,
 		IfName:         ifname,
 		Args:           args,
-		CapabilityArgs: inv.capabilityArgs(d, devInfoFile),
+		CapabilityArgs: in.capabilityArgs(d, devInfoFile),
 	}
 }
 
-func (inv *invocation) capabilityArgs(d *netconf.Delegate, devInfoFile string) map[string]any {
+func (in *runtimeInput) capabilityArgs(d *netconf.Delegate, devInfoFile string) map[string]any {
 	caps := map[string]any{}
 	if d.MasterPlugin {
-		for k, v := range inv.runtimeConfig {
+		for k, v := range in.runtimeConfig {
 			caps[k] = v
 		}
 	} else {

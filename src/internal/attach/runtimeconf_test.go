@@ -167,7 +167,7 @@ func TestEditResultCacheLegacyVersions(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "results", "n-c-eth0")
 	legacy := `{"kind":"cniCacheV1","containerId":"c","ifName":"eth0","networkName":"n","result":{"cniVersion":"0.2.0","ip4":{"ip":"10.0.0.2/24","routes":[{"dst":"0.0.0.0/0","gw":"10.0.0.1"},{"dst":"10.1.0.0/16"}]},"ip6":{"ip":"fd00::2/64","routes":[{"dst":"::/0","gw":"fd00::1"}]}}}`
-	if err := writeFileAtomic(path, []byte(legacy)); err != nil {
+	if err := writeCache(path, []byte(legacy)); err != nil {
 		t.Fatal(err)
 	}
 	p := routePlan{delV4: true, delV6: false}

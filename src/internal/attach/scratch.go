@@ -9,6 +9,7 @@ import (
 
 	"github.com/containernetworking/cni/pkg/utils"
 
+	"github.com/multus-thick/multus-thick/src/internal/atomicfile"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -28,42 +29,27 @@ func validContainerID(id string) error {
 // writeScratch writes the delegate cache atomically (temp file + rename)
 // so that a crash never leaves a truncated file that DEL would find corrupt.
 func writeScratch(cniDir, containerID string, ds []*netconf.Delegate) error {
+	return writeRecord(scratchPath(cniDir, containerID), ds)
+}
+
+// writeRecord is every write of a scratch cache (ADD, the marks of DEL and
+// rollback, hot-plug, the background retry): the delegates, atomically.
+func writeRecord(path string, ds []*netconf.Delegate) error {
 	data, err := netconf.MarshalCache(ds)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(scratchPath(cniDir, containerID), data)
+	return writeCache(path, data)
 }
 
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// writeCache writes one of the daemon's cache files (the scratch cache, a
+// libcni result cache) atomically, creating its directory. Without fsync:
+// see atomicfile.NoSync for why a cache can do without.
+func writeCache(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create cache dir: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	cleanup := func() { _ = os.Remove(tmp.Name()) }
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		cleanup()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	// CreateTemp already uses 0600. No fsync: the rename is what keeps
-	// readers from ever seeing a partial file, and after a power loss the
-	// sandboxes are gone anyway; a cache that did not survive it reads as
-	// corrupt and DEL falls back to the resolver. fsync would cost several
-	// milliseconds per ADD on a busy node.
-	if err := tmp.Close(); err != nil {
-		cleanup()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		cleanup()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, data, 0o600, atomicfile.NoSync)
 }
 
 // scratchState says what readScratch found.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 const (
@@ -286,19 +288,6 @@ func TestForceCNIVersion(t *testing.T) {
 	}
 }
 
-// waitFor polls cond (the watch runs in another goroutine and fsnotify
-// delivers asynchronously) with a generous bound.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func clusterNetwork(e *env) string {
 	data, err := os.ReadFile(e.m.ConfPath())
 	if err != nil {
@@ -325,14 +314,14 @@ func TestWatchFollowsPrimary(t *testing.T) {
 
 	// The primary changes: its capabilities show up.
 	e.write(t, "20-ptp.conf", `{"cniVersion":"1.0.0","name":"ptpnet","type":"ptp","capabilities":{"portMappings":true}}`)
-	waitFor(t, "capability change", func() bool {
+	testutil.Eventually(t, "capability change", 5*time.Second, func() bool {
 		data, _ := os.ReadFile(e.m.ConfPath())
 		return strings.Contains(string(data), "portMappings")
 	})
 
 	// An alphabetically earlier candidate appears and takes over.
 	early := e.write(t, "10-bridge.conflist", bridgeList)
-	waitFor(t, "switch to the earlier file", func() bool { return clusterNetwork(e) == early })
+	testutil.Eventually(t, "switch to the earlier file", 5*time.Second, func() bool { return clusterNetwork(e) == early })
 
 	// An unparsable write to the primary keeps the last good file.
 	e.write(t, "10-bridge.conflist", `{"cniVer`)
@@ -346,7 +335,7 @@ func TestWatchFollowsPrimary(t *testing.T) {
 		t.Fatal(err)
 	}
 	later := filepath.Join(e.auto, "20-ptp.conf")
-	waitFor(t, "fallback to the next candidate", func() bool { return clusterNetwork(e) == later })
+	testutil.Eventually(t, "fallback to the next candidate", 5*time.Second, func() bool { return clusterNetwork(e) == later })
 
 	// The last candidate disappears: the file stays (fail closed).
 	if err := os.Remove(later); err != nil {

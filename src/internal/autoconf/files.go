@@ -9,37 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-)
 
-// WriteFileAtomic writes data to path through a temp file in the same
-// directory and a rename, so a reader (the container runtime) sees the old
-// file or the new one, never a partial one. The temp name starts with a dot
-// and has no .conf suffix, so runtimes and our own watch ignore it.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer func() { _ = os.Remove(name) }() // no-op after a successful rename
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
-}
+	"github.com/multus-thick/multus-thick/src/internal/atomicfile"
+)
 
 // writeIfChanged writes only when the content differs, so an unchanged
 // primary causes no rename (and no runtime reload).
@@ -47,8 +19,9 @@ func writeIfChanged(path string, data []byte, perm fs.FileMode) (bool, error) {
 	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
 		return false, nil
 	}
-	if err := WriteFileAtomic(path, data, perm); err != nil {
-		return false, fmt.Errorf("write %s: %w", path, err)
+	// The container runtime loads these after a reboot: fsync.
+	if err := atomicfile.Write(path, data, perm, atomicfile.Sync); err != nil {
+		return false, err
 	}
 	return true, nil
 }

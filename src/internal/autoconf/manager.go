@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/multus-thick/multus-thick/src/internal/atomicfile"
 )
 
 // ErrReadinessGone: the readiness indicator file was removed while the
@@ -256,7 +258,7 @@ func (m *Manager) forceVersion(path string, data []byte) ([]byte, error) {
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	if err := WriteFileAtomic(path, out, mode); err != nil {
+	if err := atomicfile.Write(path, out, mode, atomicfile.Sync); err != nil {
 		return nil, fmt.Errorf("force cniVersion of %s: %w", path, err)
 	}
 	m.opts.Logger.Warn("rewrote the primary CNI config's cniVersion (forceCNIVersion)", "path", path, "cniVersion", m.opts.Spec.CNIVersion)
@@ -307,14 +309,14 @@ func (m *Manager) Watch(ctx context.Context) error {
 			if !ok {
 				return errors.New("watcher closed")
 			}
-			m.opts.Logger.Error("watching the primary CNI config", "error", err)
+			m.opts.Logger.Error("watching the primary CNI config", "err", err)
 		case ev, ok := <-w.Events:
 			if !ok {
 				return errors.New("watcher closed")
 			}
 			if readiness != "" && filepath.Clean(ev.Name) == filepath.Clean(readiness) && ev.Has(fsnotify.Remove|fsnotify.Rename) {
 				if err := m.Remove(); err != nil {
-					m.opts.Logger.Error("remove Multus config", "path", m.confPath, "error", err)
+					m.opts.Logger.Error("remove Multus config", "path", m.confPath, "err", err)
 				}
 				return fmt.Errorf("%w: %s", ErrReadinessGone, readiness)
 			}
@@ -336,7 +338,7 @@ func (m *Manager) reconcileLogged() (time.Duration, bool) {
 	}
 	if err != nil {
 		m.opts.Logger.Error("primary CNI config unusable; keeping the current Multus config",
-			"path", m.confPath, "generatedFrom", m.primary, "error", err)
+			"path", m.confPath, "generatedFrom", m.primary, "err", err)
 	}
 	return 0, false
 }

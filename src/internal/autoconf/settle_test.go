@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // fakeClock is a settable clock.
@@ -118,7 +120,7 @@ func TestWatchSettles(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- e.m.Watch(ctx) }()
 	remove(t, primary)
-	waitFor(t, "the replacement after the settle period", func() bool { return clusterNetwork(e) == other })
+	testutil.Eventually(t, "the replacement after the settle period", 5*time.Second, func() bool { return clusterNetwork(e) == other })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -18,10 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-)
 
-// NetworksAnnotation is the pod annotation that selects secondary networks.
-const NetworksAnnotation = "k8s.v1.cni.cncf.io/networks"
+	"github.com/multus-thick/multus-thick/src/api"
+)
 
 // Assets are the control-plane binaries envtest runs.
 type Assets struct {
@@ -147,7 +146,7 @@ func benchPod(ns, name, node, networks string) *corev1.Pod {
 		},
 	}
 	if networks != "" {
-		p.Annotations = map[string]string{NetworksAnnotation: networks}
+		p.Annotations = map[string]string{api.NetworksAnnotation: networks}
 	}
 	return p
 }

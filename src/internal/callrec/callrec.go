@@ -36,6 +36,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/internal/atomicfile"
 )
 
 // Prefix is the wrapper's name in front of the real plugin's type.
@@ -226,11 +228,8 @@ func (r *record) finish(ex Exit) error {
 	if err != nil {
 		return fmt.Errorf("exit: %w", err)
 	}
-	tmp := filepath.Join(r.dir, "."+FileExit)
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("record exit: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(r.dir, FileExit)); err != nil {
+	// A test record: no fsync (atomicfile.NoSync).
+	if err := atomicfile.Write(filepath.Join(r.dir, FileExit), data, 0o644, atomicfile.NoSync); err != nil {
 		return fmt.Errorf("record exit: %w", err)
 	}
 	return nil

@@ -80,7 +80,7 @@ func (a *Approver) Handle(ctx context.Context, csr *certificatesv1.CertificateSi
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	if _, err := a.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, out, metav1.UpdateOptions{}); err != nil {
-		a.log.Error("record CSR verdict", "csr", csr.Name, "verdict", verdict.String(), "error", err)
+		a.log.Error("record CSR verdict", "csr", csr.Name, "verdict", verdict.String(), "err", err)
 		return
 	}
 	a.log.Info("CSR decided", "csr", csr.Name, "requester", csr.Spec.Username, "verdict", verdict.String(), "reason", reason)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
 // DefaultPath is where upstream's DaemonSet mounts daemon-config.json.
@@ -21,7 +23,7 @@ const AutoMode = "auto"
 
 // Upstream defaults (multus-thick-behaviour.md §3.2, §3.3) and ours.
 const (
-	DefaultSocketDir        = "/run/multus/"
+	DefaultSocketDir        = api.DefaultSocketDir
 	DefaultCNIConfigDir     = "/etc/cni/net.d"
 	DefaultLogLevel         = "panic"
 	DefaultBinDir           = "/opt/cni/bin"

@@ -9,12 +9,11 @@ import (
 )
 
 // confKeys are the daemon-config keys copied into 00-multus.conf when set
-// (§3.2), plus the shim's own keys. Everything else reaches requests
-// through the server-side override instead.
+// (§3.2), besides the shim's own keys (api.ShimConf). Everything else
+// reaches requests through the server-side override instead.
 var confKeys = []string{
-	"binDir", "cniDir", "logFile", "logLevel", "logToStderr", "logOptions",
+	"binDir", "cniDir", "logOptions",
 	"namespaceIsolation", "globalNamespaces", "auxiliaryCNIChainName",
-	"shimReadinessTimeout", "reportDelErrors", "shimTimeout",
 }
 
 // generatedSpec is what auto mode writes besides the primary's share.
@@ -25,9 +24,10 @@ func generatedSpec(cfg *config.Config) autoconf.Spec {
 			extra[k] = v
 		}
 	}
-	// The shim must find the socket; the dir is the host's view of it.
-	dir, _ := json.Marshal(cfg.ShimSocketDir())
-	extra["daemonSocketDir"] = dir
+	// The shim's keys, the socket dir among them (the host's view of it).
+	for k, v := range cfg.ShimConf().Keys() {
+		extra[k] = v
+	}
 	return autoconf.Spec{
 		CNIVersion: cfg.CNIVersion,
 		Type:       cfg.Type,

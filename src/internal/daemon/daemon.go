@@ -192,7 +192,7 @@ func Run(ctx context.Context, env Env) int {
 	}
 	// The one place a fatal error is reported: the log, and stderr too
 	// when the log does not go there, so it is never lost.
-	log.Error("multus-daemon exiting", "code", code, "error", err)
+	log.Error("multus-daemon exiting", "code", code, "err", err)
 	if !cfg.LogToStderr && cfg.LogFile != "" {
 		fmt.Fprintf(env.Stderr, "multus-daemon: %v\n", err)
 	}

@@ -82,7 +82,7 @@ func cgroupMemoryLimit(root string) (int64, error) {
 func applyMemoryLimit(cfg *config.Config, env Env, log *slog.Logger) {
 	n, source, err := memoryLimit(cfg, env.Getenv, env.CgroupRoot)
 	if err != nil {
-		log.Warn("Go memory limit not set", "error", err)
+		log.Warn("Go memory limit not set", "err", err)
 		return
 	}
 	if n > 0 {

@@ -163,7 +163,7 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 		// A failed sync is not fatal: lookups fall back to live GETs and
 		// the informers keep retrying (upstream only logs it too).
 		if err := kc.Start(bg); err != nil {
-			log.Warn("kubernetes caches not synced; continuing", "error", err)
+			log.Warn("kubernetes caches not synced; continuing", "err", err)
 		}
 		opts.Pods, opts.Status, opts.Events = kc.Pods(), kc.Status(), kc.Events()
 		ropts.NADs, ropts.Events = kc.NADs(), kc.Events()
@@ -197,7 +197,7 @@ func setupConfig(ctx, bg context.Context, env Env, cfg *config.Config, log *slog
 		// Upstream exits here (#1366); we keep serving. A failed copy is
 		// logged, as upstream, since the file may already be in place.
 		if dst, err := autoconf.InstallUserConfig(cfg.MultusConfigFile, cfg.CNIConfigDir); err != nil {
-			log.Error("copy the Multus config", "file", cfg.MultusConfigFile, "dir", cfg.CNIConfigDir, "error", err)
+			log.Error("copy the Multus config", "file", cfg.MultusConfigFile, "dir", cfg.CNIConfigDir, "err", err)
 		} else {
 			log.Info("installed the Multus config", "path", dst)
 		}
@@ -268,7 +268,7 @@ func shutdown(srv *server.Server, grace time.Duration, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
-		log.Warn("in-flight requests did not finish within the grace period", "gracePeriod", grace, "error", err)
+		log.Warn("in-flight requests did not finish within the grace period", "gracePeriod", grace, "err", err)
 		return
 	}
 	log.Info("server stopped", "elapsed", time.Since(start).Round(time.Millisecond))
@@ -287,7 +287,7 @@ func serveMetrics(cfg *config.Config, reg *prometheus.Registry, log *slog.Logger
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server", "error", err)
+			log.Error("metrics server", "err", err)
 		}
 	}()
 	log.Info("serving metrics", "addr", l.Addr().String(), "pprof", pprof)
@@ -311,7 +311,7 @@ func metricsHandler(cfg *config.Config, reg *prometheus.Registry, log *slog.Logg
 func removeConf(cfg *config.Config, log *slog.Logger) {
 	path := confPath(cfg)
 	if err := autoconf.RemoveFile(path); err != nil {
-		log.Error("deleteConfOnExit: remove Multus config", "path", path, "error", err)
+		log.Error("deleteConfOnExit: remove Multus config", "path", path, "err", err)
 		return
 	}
 	log.Info("deleteConfOnExit: removed Multus config", "path", path)

@@ -18,9 +18,8 @@ import (
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 
 	"github.com/multus-thick/multus-thick/src/internal/fault"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
-
-var specVersions = []string{"0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 
 type harness struct {
 	plugin *fault.Plugin
@@ -51,7 +50,7 @@ func args(conf string) *skel.CmdArgs {
 }
 
 func TestScriptedBehaviour(t *testing.T) {
-	for _, v := range specVersions {
+	for _, v := range testutil.SpecVersions {
 		t.Run(v, func(t *testing.T) {
 			t.Run("default ADD returns one interface", func(t *testing.T) {
 				h := newHarness()

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
@@ -291,8 +292,8 @@ func trimNAD(maxConfig int) func(obj any) (any, error) {
 			},
 			Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: nad.Spec.Config},
 		}
-		if res, ok := nad.Annotations[resolve.ResourceNameAnnotation]; ok {
-			out.Annotations = map[string]string{resolve.ResourceNameAnnotation: res}
+		if res, ok := nad.Annotations[api.ResourceNameAnnotation]; ok {
+			out.Annotations = map[string]string{api.ResourceNameAnnotation: res}
 		}
 		if len(nad.Spec.Config) > maxConfig {
 			if out.Annotations == nil {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/multus-thick/multus-thick/src/api/netstatus"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
@@ -231,7 +232,7 @@ func TestUpdateNetworkStatus(t *testing.T) {
 		t.Errorf("conflict was not retried (%d updates)", conflicts.Load())
 	}
 	pod, _ := core.CoreV1().Pods("ns").Get(ctx, "p", metav1.GetOptions{})
-	want, _ := FormatNetworkStatus([]nadv1.NetworkStatus{eth0, net1})
+	want, _ := netstatus.Format([]nadv1.NetworkStatus{eth0, net1})
 	if got := pod.Annotations[nadv1.NetworkStatusAnnot]; got != want {
 		t.Fatalf("annotation = %s\nwant %s", got, want)
 	}
@@ -249,7 +250,7 @@ func TestUpdateNetworkStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	pod, _ = core.CoreV1().Pods("ns").Get(ctx, "p", metav1.GetOptions{})
-	if got, _ := parseStatus(pod.Annotations[nadv1.NetworkStatusAnnot]); len(got) != 1 || got[0].Name != "flannel" {
+	if got, _ := netstatus.Parse(pod.Annotations[nadv1.NetworkStatusAnnot]); len(got) != 1 || got[0].Name != "flannel" {
 		t.Errorf("after merge: %v", got)
 	}
 	// A pod gone, or recreated, is not an error and is not written.

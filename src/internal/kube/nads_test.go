@@ -10,6 +10,7 @@ import (
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
@@ -23,9 +24,9 @@ func TestNADCacheKeepsOnlyWhatResolutionNeeds(t *testing.T) {
 	fat := &nadv1.NetworkAttachmentDefinition{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "fat", Labels: map[string]string{"a": "b"},
 			Annotations: map[string]string{
-				resolve.ResourceNameAnnotation: "intel.com/sriov",
-				lastApplied:                    strings.Repeat("x", 5000),
-				resolve.OversizedAnnotation:    "forged by the user",
+				api.ResourceNameAnnotation:  "intel.com/sriov",
+				lastApplied:                 strings.Repeat("x", 5000),
+				resolve.OversizedAnnotation: "forged by the user",
 			},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
 		Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: cfg},
@@ -41,7 +42,7 @@ func TestNADCacheKeepsOnlyWhatResolutionNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Spec.Config != cfg || got.Annotations[resolve.ResourceNameAnnotation] != "intel.com/sriov" ||
+	if got.Spec.Config != cfg || got.Annotations[api.ResourceNameAnnotation] != "intel.com/sriov" ||
 		len(got.Annotations) != 1 || len(got.Labels) != 0 || len(got.ManagedFields) != 0 || got.Name != "fat" {
 		t.Errorf("cached NAD not trimmed to what resolution needs: %+v", got)
 	}

@@ -2,16 +2,16 @@ package kube
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
-	"strings"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/api/netstatus"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 )
 
@@ -37,7 +37,7 @@ func (s statusWriter) UpdateNetworkStatus(ctx context.Context, ref attach.PodRef
 			s.c.log.Debug("pod recreated; network-status not written", "pod", ref.Namespace+"/"+ref.Name, "uid", pod.UID, "want", ref.UID)
 			return nil
 		}
-		current, err := parseStatus(pod.Annotations[nadv1.NetworkStatusAnnot])
+		current, err := netstatus.Parse(pod.Annotations[api.NetworkStatusAnnotation])
 		if err != nil {
 			// A corrupt annotation is replaced, not merged into.
 			s.c.log.Warn("ignoring unparsable network-status", "pod", ref.Namespace+"/"+ref.Name, "err", err)
@@ -47,19 +47,19 @@ func (s statusWriter) UpdateNetworkStatus(ctx context.Context, ref attach.PodRef
 			return nil
 		}
 		if len(next) == 0 {
-			if _, ok := pod.Annotations[nadv1.NetworkStatusAnnot]; !ok {
+			if _, ok := pod.Annotations[api.NetworkStatusAnnotation]; !ok {
 				return nil
 			}
-			delete(pod.Annotations, nadv1.NetworkStatusAnnot)
+			delete(pod.Annotations, api.NetworkStatusAnnotation)
 		} else {
-			value, err := FormatNetworkStatus(next)
+			value, err := netstatus.Format(next)
 			if err != nil {
 				return err
 			}
 			if pod.Annotations == nil {
 				pod.Annotations = map[string]string{}
 			}
-			pod.Annotations[nadv1.NetworkStatusAnnot] = value
+			pod.Annotations[api.NetworkStatusAnnotation] = value
 		}
 		_, err = pods.UpdateStatus(callCtx, pod, metav1.UpdateOptions{})
 		return err
@@ -68,33 +68,7 @@ func (s statusWriter) UpdateNetworkStatus(ctx context.Context, ref attach.PodRef
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("write %s on pod %s/%s: %w", nadv1.NetworkStatusAnnot, ref.Namespace, ref.Name, err)
+		return fmt.Errorf("write %s on pod %s/%s: %w", api.NetworkStatusAnnotation, ref.Namespace, ref.Name, err)
 	}
 	return nil
-}
-
-func parseStatus(value string) ([]nadv1.NetworkStatus, error) {
-	if value == "" {
-		return nil, nil
-	}
-	var out []nadv1.NetworkStatus
-	if err := json.Unmarshal([]byte(value), &out); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// FormatNetworkStatus renders the annotation value as upstream does
-// (§4.11): "[" + entries, each indented with four spaces, joined by "," +
-// "]", so tools comparing the text see no difference.
-func FormatNetworkStatus(statuses []nadv1.NetworkStatus) (string, error) {
-	parts := make([]string, 0, len(statuses))
-	for i := range statuses {
-		b, err := json.MarshalIndent(statuses[i], "", "    ")
-		if err != nil {
-			return "", fmt.Errorf("network-status entry %q: %w", statuses[i].Name, err)
-		}
-		parts = append(parts, string(b))
-	}
-	return "[" + strings.Join(parts, ",") + "]", nil
 }

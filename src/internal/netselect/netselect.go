@@ -9,13 +9,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
-)
-
-// Annotation keys read from the pod.
-const (
-	NetworksAnnotation       = "k8s.v1.cni.cncf.io/networks"
-	DefaultNetworkAnnotation = "v1.multus-cni.io/default-network"
 )
 
 // MaxIfnameLen is the longest interface name Linux accepts (IFNAMSIZ-1).
@@ -101,7 +96,7 @@ func ParseDefault(value, multusNamespace string) (*Selection, error) {
 		return nil, err
 	}
 	if len(sels) != 1 {
-		return nil, fmt.Errorf("%w: %s must name exactly one network, got %d", ErrInvalid, DefaultNetworkAnnotation, len(sels))
+		return nil, fmt.Errorf("%w: %s must name exactly one network, got %d", ErrInvalid, api.DefaultNetworkAnnotation, len(sels))
 	}
 	return &sels[0], nil
 }

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -145,23 +146,11 @@ func TestRunRetriesAtStartupAndOnKick(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
-	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.retried) == 1 })
+	testutil.Eventually(t, "retry 1", 10*time.Second, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.retried) == 1 })
 	r.Kick("c1") // a new failure: a pass runs now, not in an hour
-	waitFor(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.retried) == 2 })
+	testutil.Eventually(t, "retry 2", 10*time.Second, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return len(b.retried) == 2 })
 	cancel()
 	<-done
-}
-
-// waitFor polls cond for up to 10 s (a bound, not a timing assertion).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 type fakePods struct{ live map[string]bool }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -29,7 +30,7 @@ func FuzzNADConfig(f *testing.F) {
 	}
 	limits := Limits{MaxNetworks: 4, MaxNADConfigBytes: 64 << 10}
 	f.Fuzz(func(t *testing.T, config, cniArgs string) {
-		nads := newFakeNADs(nad("team", "n", config, map[string]string{ResourceNameAnnotation: "r/x"}))
+		nads := newFakeNADs(nad("team", "n", config, map[string]string{api.ResourceNameAnnotation: "r/x"}))
 		ann := `[{"name":"n","interface":"net1","cni-args":` + cniArgs + `}]`
 		if !json.Valid([]byte(cniArgs)) {
 			ann = `[{"name":"n","interface":"net1"}]`

@@ -9,6 +9,7 @@ import (
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 	"github.com/multus-thick/multus-thick/src/internal/netselect"
 )
@@ -54,7 +55,7 @@ func (r *Resolver) delegateFromNAD(ctx context.Context, req *request, nad *nadv1
 	if err := r.checkSelfCall(req.conf, d); err != nil {
 		return nil, err
 	}
-	if res := nad.Annotations[ResourceNameAnnotation]; res != "" {
+	if res := nad.Annotations[api.ResourceNameAnnotation]; res != "" {
 		id, err := r.nextDeviceID(ctx, req, res)
 		if err != nil {
 			return nil, err

@@ -9,6 +9,7 @@ import (
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 	"github.com/multus-thick/multus-thick/src/internal/netselect"
@@ -61,10 +62,6 @@ const (
 	ReasonNetworkForbidden = "NetworkForbidden"
 	ReasonNoDevice         = "NoDeviceForNetwork"
 )
-
-// ResourceNameAnnotation on a NAD names the device-plugin resource whose
-// device IDs the delegate receives.
-const ResourceNameAnnotation = "k8s.v1.cni.cncf.io/resourceName"
 
 // Options are the Resolver's dependencies.
 type Options struct {
@@ -145,12 +142,8 @@ func (r *Resolver) Delegates(ctx context.Context, conf *netconf.NetConf, pod *co
 			out = append(out, aux)
 		}
 	}
-	if err := checkInterfaces(out); err != nil {
-		return nil, r.invalid(pod, err)
-	}
-	if err := netconf.ApplyGatewayConfig(out); err != nil {
-		return nil, r.invalid(pod, err)
-	}
+	// Whether the list can be attached (interface names, default routes)
+	// is ADD's to judge (attach), for every resolver alike.
 	return out, nil
 }
 
@@ -211,32 +204,32 @@ func (r *Resolver) defaults(ctx context.Context, req *request) ([]*netconf.Deleg
 // networks annotation.
 func (r *Resolver) podNetworks(ctx context.Context, req *request, out []*netconf.Delegate) ([]*netconf.Delegate, error) {
 	pod, conf := req.pod, req.conf
-	if value, ok := pod.Annotations[netselect.DefaultNetworkAnnotation]; ok {
+	if value, ok := pod.Annotations[api.DefaultNetworkAnnotation]; ok {
 		sel, err := netselect.ParseDefault(value, conf.MultusNamespace)
 		if err != nil {
-			return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", netselect.DefaultNetworkAnnotation, err))
+			return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", api.DefaultNetworkAnnotation, err))
 		}
-		d, err := r.fromNAD(ctx, req, sel, netselect.DefaultNetworkAnnotation)
+		d, err := r.fromNAD(ctx, req, sel, api.DefaultNetworkAnnotation)
 		if err != nil {
-			return nil, podError(pod, netselect.DefaultNetworkAnnotation, err)
+			return nil, podError(pod, api.DefaultNetworkAnnotation, err)
 		}
 		d.MasterPlugin = true
 		out[0] = d
 	}
-	value := pod.Annotations[netselect.NetworksAnnotation]
+	value := pod.Annotations[api.NetworksAnnotation]
 	sels, err := netselect.Parse(value, pod.Namespace)
 	if err != nil {
-		return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", netselect.NetworksAnnotation, err))
+		return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", api.NetworksAnnotation, err))
 	}
 	// Bounded before any NAD is looked up, so a pod with hundreds of
 	// entries costs nothing but this error.
 	if err := r.checkEntries(sels); err != nil {
-		return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", netselect.NetworksAnnotation, err))
+		return nil, r.invalid(pod, fmt.Errorf("annotation %s: %w", api.NetworksAnnotation, err))
 	}
 	for i := range sels {
-		d, err := r.fromNAD(ctx, req, &sels[i], netselect.NetworksAnnotation)
+		d, err := r.fromNAD(ctx, req, &sels[i], api.NetworksAnnotation)
 		if err != nil {
-			return nil, podError(pod, netselect.NetworksAnnotation, err)
+			return nil, podError(pod, api.NetworksAnnotation, err)
 		}
 		out = append(out, d)
 	}

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -273,14 +274,10 @@ func TestPodAnnotations(t *testing.T) {
 	if !ds[3].ConfListPlugin || ds[3].ConfList.Name != "list" {
 		t.Errorf("conflist NAD: %s", ds[3].Bytes)
 	}
-	// One delegate asked for an IPv4 gateway: everyone else filters v4.
-	if !ds[0].IsFilterV4Gateway || mv.IsFilterV4Gateway || !mv.IsFilterV6Gateway {
-		t.Errorf("gateway filters: cluster v4=%v, macvlan v4=%v v6=%v", ds[0].IsFilterV4Gateway, mv.IsFilterV4Gateway, mv.IsFilterV6Gateway)
-	}
 }
 
 func TestDeviceIDs(t *testing.T) {
-	res := map[string]string{ResourceNameAnnotation: "intel.com/sriov"}
+	res := map[string]string{api.ResourceNameAnnotation: "intel.com/sriov"}
 	nads := newFakeNADs(
 		nad("default", "sriov", `{"cniVersion":"1.0.0","type":"sriov"}`, res),
 		nad("default", "sriov-list", `{"cniVersion":"1.0.0","name":"l","plugins":[{"type":"sriov"},{"type":"tuning"}]}`, res),
@@ -319,7 +316,7 @@ func (f partialDevices) DeviceIDs(context.Context, *corev1.Pod) (map[string][]st
 }
 
 func TestDeviceIDsShortOrIncomplete(t *testing.T) {
-	res := map[string]string{ResourceNameAnnotation: "example.com/sriov"}
+	res := map[string]string{api.ResourceNameAnnotation: "example.com/sriov"}
 	nads := newFakeNADs(nad("default", "sriov", `{"cniVersion":"1.0.0","type":"sriov"}`, res))
 	incomplete := fmt.Errorf("%w: resourceclaim default/c is not allocated", ErrDevicesIncomplete)
 	one := map[string][]string{"example.com/sriov": {"0000:01:00.1"}}
@@ -443,11 +440,6 @@ func TestBadInput(t *testing.T) {
 			want: []string{"k8s.v1.cni.cncf.io/networks", "longer than 15"}, wantReason: ReasonInvalidNetwork},
 		{name: "duplicate interface within the annotation", annotations: map[string]string{"k8s.v1.cni.cncf.io/networks": "ok@x1,ok2@x1"},
 			want: []string{"already requested"}, wantReason: ReasonInvalidNetwork},
-		{name: "duplicate interface across annotations", annotations: map[string]string{
-			"v1.multus-cni.io/default-network": `[{"name":"dflt","interface":"x1"}]`, "k8s.v1.cni.cncf.io/networks": "ok@x1"},
-			want: []string{`"x1"`, "kube-system/dflt", "default/ok"}, wantReason: ReasonInvalidNetwork},
-		{name: "two IPv4 default routes", annotations: map[string]string{"k8s.v1.cni.cncf.io/networks": `[{"name":"ok","default-route":["10.0.0.1"]},{"name":"ok2","default-route":["10.0.1.1"]}]`},
-			want: []string{"default/ok via 10.0.0.1", "default/ok2 via 10.0.1.1"}, wantIs: ErrECMP, wantReason: ReasonInvalidNetwork},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // fakeCNI records every call and answers with scripted results.
@@ -164,24 +165,7 @@ type testServer struct {
 	obs    *fakeObserver
 	socket string
 	http   *http.Client
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs   *testutil.SyncBuffer
 }
 
 // startServer serves a Server with a fake backend on a temp unix socket.
@@ -192,7 +176,7 @@ func startServer(t *testing.T, mutate func(*Options)) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	ts := &testServer{cni: &fakeCNI{result: sampleResult()}, obs: &fakeObserver{}, logs: &syncBuffer{}}
+	ts := &testServer{cni: &fakeCNI{result: sampleResult()}, obs: &fakeObserver{}, logs: &testutil.SyncBuffer{}}
 	opts := Options{
 		CNI:      ts.cni,
 		Logger:   slog.New(slog.NewTextHandler(ts.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -16,11 +16,8 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 )
-
-// resultVersion is the CNI result version on the wire (§2.4); the shim
-// converts it to the runtime's version.
-const resultVersion = "1.0.0"
 
 func (s *Server) handleCNI(w http.ResponseWriter, r *http.Request) {
 	s.serveCommand(w, r, api.PathCNI)
@@ -37,15 +34,15 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	inv, cerr := s.readInvocation(w, r, endpoint)
+	inv, cerr := s.readRequest(w, r, endpoint)
 	if cerr != nil {
-		s.opts.Logger.Warn("bad request", "endpoint", endpoint, "error", cerr.Msg)
+		s.opts.Logger.Warn("bad request", "endpoint", endpoint, "err", cerr.Msg)
 		writeCNIError(w, cerr)
 		return
 	}
 	log := s.requestLogger(inv, endpoint)
 	if cerr := s.selfCall(r, inv); cerr != nil {
-		log.Error("self-call refused", "error", cerr.Msg)
+		log.Error("self-call refused", "err", cerr.Msg)
 		writeCNIError(w, cerr)
 		return
 	}
@@ -54,13 +51,13 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 	// Before a slot: requests waiting for the primary network must not
 	// starve the ones (DEL) that may proceed.
 	if cerr := s.waitPrimary(ctx, inv, log); cerr != nil {
-		log.Warn("primary network not ready", "error", cerr.Msg)
+		log.Warn("primary network not ready", "err", cerr.Msg)
 		writeCNIError(w, cerr)
 		return
 	}
 	release, err := s.acquire(ctx)
 	if err != nil {
-		log.Warn("no request slot", "error", err)
+		log.Warn("no request slot", "err", err)
 		writeCNIError(w, commandError(inv, err))
 		return
 	}
@@ -85,7 +82,9 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 		o.CommandDone(endpoint, inv.Command, elapsed, err)
 	}
 	if err != nil {
-		log.Error("command failed", "duration", elapsed, "error", err)
+		// The one log line of a failed command, with what the lower
+		// layers attached to the error (rollback, kept caches).
+		log.Error("command failed", append([]any{"duration", elapsed, "err", err}, logx.Attrs(err)...)...)
 		writeCNIError(w, commandError(inv, err))
 		return
 	}
@@ -99,7 +98,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request, endpoint s
 
 // readInvocation reads the bounded body, decodes it and, for /cni, merges
 // the daemon-config override into its config.
-func (s *Server) readInvocation(w http.ResponseWriter, r *http.Request, endpoint string) (*invocation, *cnitypes.Error) {
+func (s *Server) readRequest(w http.ResponseWriter, r *http.Request, endpoint string) (*decodedRequest, *cnitypes.Error) {
 	body, cerr := s.readBody(w, r)
 	if cerr != nil {
 		return nil, cerr
@@ -180,7 +179,7 @@ func (s *Server) run(ctx context.Context, endpoint string, req *attach.Request, 
 
 // requestLogger is the one request-scoped logger, passed down in the
 // request so that every line of this invocation carries its identity.
-func (s *Server) requestLogger(inv *invocation, endpoint string) *slog.Logger {
+func (s *Server) requestLogger(inv *decodedRequest, endpoint string) *slog.Logger {
 	attrs := []any{"endpoint", endpoint, "command", inv.Command}
 	if inv.ContainerID != "" {
 		attrs = append(attrs, "containerID", inv.ContainerID)
@@ -200,9 +199,9 @@ func encodeResult(result cnitypes.Result) ([]byte, error) {
 	if result == nil {
 		return nil, errors.New("the delegates returned no result")
 	}
-	converted, err := result.GetAsVersion(resultVersion)
+	converted, err := result.GetAsVersion(api.ResultVersion)
 	if err != nil {
-		return nil, fmt.Errorf("convert result to %s: %w", resultVersion, err)
+		return nil, fmt.Errorf("convert result to %s: %w", api.ResultVersion, err)
 	}
 	raw, err := json.Marshal(converted)
 	if err != nil {
@@ -215,7 +214,7 @@ func encodeResult(result cnitypes.Result) ([]byte, error) {
 // and details of a CNI error in the chain are kept (so the delegate's own
 // code reaches the runtime); the message carries the whole chain, prefixed
 // with the invocation's identity.
-func commandError(inv *invocation, err error) *cnitypes.Error {
+func commandError(inv *decodedRequest, err error) *cnitypes.Error {
 	out := &cnitypes.Error{Code: attach.Code(err), Msg: err.Error()}
 	var ce *cnitypes.Error
 	if errors.As(err, &ce) && ce.Details != "" {
@@ -228,7 +227,7 @@ func commandError(inv *invocation, err error) *cnitypes.Error {
 	return out
 }
 
-func describe(inv *invocation) string {
+func describe(inv *decodedRequest) string {
 	var b strings.Builder
 	b.WriteString(inv.Command)
 	if inv.Pod.Name != "" {

@@ -55,7 +55,7 @@ func peerPID(r *http.Request) int {
 // holding a delegate slot all along. It is checked before any slot or
 // lock is taken, and costs nothing while no delegate of the container
 // runs.
-func (s *Server) selfCall(r *http.Request, inv *invocation) *cnitypes.Error {
+func (s *Server) selfCall(r *http.Request, inv *decodedRequest) *cnitypes.Error {
 	if s.opts.SelfCalls == nil || inv.ContainerID == "" {
 		return nil
 	}

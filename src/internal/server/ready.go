@@ -35,7 +35,7 @@ var errStopping = errors.New("shutting down")
 // readinessindicatorfile in the request's own config (a user-provided
 // multusConfigFile carries it, upstream's non-auto mode honours it) is used
 // with the same bounds.
-func (s *Server) gate(inv *invocation) *readiness.Indicator {
+func (s *Server) gate(inv *decodedRequest) *readiness.Indicator {
 	switch inv.Command {
 	case cmdAdd, cmdGC, cmdStatus:
 	default:
@@ -57,7 +57,7 @@ func (s *Server) gate(inv *invocation) *readiness.Indicator {
 
 // waitPrimary waits, bounded, for the command's readiness indicator. The
 // error is a CNI "try again later" that names the file.
-func (s *Server) waitPrimary(ctx context.Context, inv *invocation, log *slog.Logger) *cnitypes.Error {
+func (s *Server) waitPrimary(ctx context.Context, inv *decodedRequest, log *slog.Logger) *cnitypes.Error {
 	ind := s.gate(inv)
 	if ind == nil {
 		return nil

@@ -25,8 +25,8 @@ const (
 // default).
 const DefaultIfName = "eth0"
 
-// invocation is a decoded and validated request body.
-type invocation struct {
+// decodedRequest is a decoded and validated /cni or /delegate request body.
+type decodedRequest struct {
 	Command     string
 	ContainerID string
 	Netns       string
@@ -40,7 +40,7 @@ type invocation struct {
 // decodeRequest parses and validates a /cni or /delegate body (§2.6). Every
 // failure is a *cnitypes.Error naming the culprit: code 6 for a body that
 // is not a request, 4 for a missing or malformed CNI variable.
-func decodeRequest(body []byte, endpoint string) (*invocation, *cnitypes.Error) {
+func decodeRequest(body []byte, endpoint string) (*decodedRequest, *cnitypes.Error) {
 	var req api.Request
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, cniErr(cnitypes.ErrDecodingFailure, "decode request body: %v", err)
@@ -53,7 +53,7 @@ func decodeRequest(body []byte, endpoint string) (*invocation, *cnitypes.Error) 
 	if err := checkCommand(cmd, endpoint); err != nil {
 		return nil, err
 	}
-	inv := &invocation{
+	inv := &decodedRequest{
 		Command:     cmd,
 		ContainerID: req.Env[api.EnvContainerID],
 		Netns:       req.Env[api.EnvNetns],

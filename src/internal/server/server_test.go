@@ -16,6 +16,7 @@ import (
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 
 	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/internal/logx"
 )
 
 func TestEndpointsAndMethods(t *testing.T) {
@@ -448,6 +449,36 @@ func TestNewValidates(t *testing.T) {
 	for _, tc := range tests {
 		if _, err := New(tc.opts); err == nil {
 			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
+
+// A failed command is logged once, here, with what the lower layers
+// attached to the error; the answer to the runtime is unchanged by them.
+func TestFailedCommandLoggedOnceWithLowerLayersAttrs(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, nil)
+	cause := fmt.Errorf("delegate type=macvlan name=net1: add: %w", &cnitypes.Error{Code: 11, Msg: "no free IP"})
+	ts.cni.err = logx.WithAttrs(cause, "rolledBack", 2, "cacheKept", "/var/lib/cni/multus/abc")
+	code, _, body := ts.do(t, http.MethodPost, api.PathCNI, cniRequest(t, addEnv(), multusConf))
+	if code != 400 {
+		t.Fatalf("code %d body %s", code, body)
+	}
+	if e := decodeCNIError(t, body); e.Code != 11 || strings.Contains(e.Msg, "rolledBack") {
+		t.Errorf("answer = %+v, want code 11 and no attributes in the message", e)
+	}
+	var failed []string
+	for _, line := range strings.Split(ts.logs.String(), "\n") {
+		if strings.Contains(line, "command failed") {
+			failed = append(failed, line)
+		}
+	}
+	if len(failed) != 1 {
+		t.Fatalf("want one \"command failed\" line, got %d:\n%s", len(failed), ts.logs.String())
+	}
+	for _, w := range []string{`err="delegate type=macvlan name=net1: add: no free IP"`, "rolledBack=2", "cacheKept=/var/lib/cni/multus/abc", "containerID=abc"} {
+		if !strings.Contains(failed[0], w) {
+			t.Errorf("log line lacks %s:\n%s", w, failed[0])
 		}
 	}
 }

@@ -19,7 +19,8 @@ const (
 	readinessPoll  = 100 * time.Millisecond
 )
 
-// Config is what the shim reads from its stdin config (00-multus.conf).
+// Config is what the shim reads from its stdin config (00-multus.conf):
+// api.ShimConf with the defaults and bounds applied.
 // Every other key is passed to the daemon untouched, inside the raw bytes.
 type Config struct {
 	CNIVersion       string
@@ -35,20 +36,9 @@ type Config struct {
 	ReportDelErrors bool
 }
 
-type rawConfig struct {
-	CNIVersion       string `json:"cniVersion"`
-	DaemonSocketDir  string `json:"daemonSocketDir"`
-	LogFile          string `json:"logFile"`
-	LogLevel         string `json:"logLevel"`
-	LogToStderr      bool   `json:"logToStderr"`
-	ReadinessTimeout string `json:"shimReadinessTimeout"`
-	Timeout          string `json:"shimTimeout"`
-	ReportDelErrors  bool   `json:"reportDelErrors"`
-}
-
 // ParseConfig reads the shim's keys from the runtime's stdin config.
 func ParseConfig(stdin []byte) (*Config, error) {
-	var raw rawConfig
+	var raw api.ShimConf
 	if err := json.Unmarshal(stdin, &raw); err != nil {
 		return nil, fmt.Errorf("parse network config: %w", err)
 	}

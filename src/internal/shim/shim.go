@@ -112,7 +112,7 @@ func run(ctx context.Context, pio IO) error {
 
 	ctx, cancel := context.WithTimeout(ctx, conf.Timeout)
 	defer cancel()
-	s := &invocation{
+	s := &forwarder{
 		conf:   conf,
 		client: client.New(api.SocketPath(conf.SocketDir)),
 		log:    log,
@@ -131,7 +131,9 @@ func run(ctx context.Context, pio IO) error {
 	}
 }
 
-type invocation struct {
+// forwarder is one shim run: the runtime's request on its way to the
+// daemon, with the client, logger and stdout it answers through.
+type forwarder struct {
 	conf   *Config
 	client *client.Client
 	log    *slog.Logger
@@ -139,7 +141,7 @@ type invocation struct {
 	stdout io.Writer
 }
 
-func (s *invocation) waitReady(ctx context.Context) error {
+func (s *forwarder) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.conf.ReadinessTimeout)
 	defer cancel()
 	if err := s.client.WaitReady(ctx, readinessPoll); err != nil {
@@ -160,7 +162,7 @@ const maxSends = 5
 // the call are two connections, so a daemon can close its listener in
 // between (its drain ended, or it was replaced by the next one); a call
 // that retryable accepts goes back to waiting, for the next daemon.
-func (s *invocation) send(ctx context.Context, wait func(context.Context) error, retryable func(error) bool) (*api.Response, error) {
+func (s *forwarder) send(ctx context.Context, wait func(context.Context) error, retryable func(error) bool) (*api.Response, error) {
 	for n := 1; ; n++ {
 		if err := wait(ctx); err != nil {
 			return nil, err
@@ -169,7 +171,7 @@ func (s *invocation) send(ctx context.Context, wait func(context.Context) error,
 		if err == nil || n == maxSends || ctx.Err() != nil || !retryable(err) {
 			return resp, err
 		}
-		s.log.Info("daemon went away between probe and call; waiting for the next one", "attempt", n, "error", err)
+		s.log.Info("daemon went away between probe and call; waiting for the next one", "attempt", n, "err", err)
 	}
 }
 
@@ -189,7 +191,7 @@ func transportFailed(err error) bool {
 	return errors.Is(err, client.ErrNotReady) && !errors.As(err, &cniErr)
 }
 
-func (s *invocation) add(ctx context.Context) error {
+func (s *forwarder) add(ctx context.Context) error {
 	resp, err := s.send(ctx, s.waitReady, neverReached)
 	if err != nil {
 		return s.fail("ADD", err)
@@ -197,7 +199,7 @@ func (s *invocation) add(ctx context.Context) error {
 	if len(resp.Result) == 0 {
 		return &cnitypes.Error{Code: cnitypes.ErrInternal, Msg: "multus daemon returned no result for ADD"}
 	}
-	result, err := create.Create("1.0.0", resp.Result)
+	result, err := create.Create(api.ResultVersion, resp.Result)
 	if err != nil {
 		return &cnitypes.Error{Code: cnitypes.ErrDecodingFailure, Msg: fmt.Sprintf("decode daemon result: %v", err)}
 	}
@@ -214,7 +216,7 @@ func (s *invocation) add(ctx context.Context) error {
 // lets the next daemon do it. Errors are then logged and swallowed unless
 // reportDelErrors is set: upstream's shim always exits 0 on DEL, and
 // runtimes retry a failed DEL without end.
-func (s *invocation) del(ctx context.Context) error {
+func (s *forwarder) del(ctx context.Context) error {
 	_, err := s.send(ctx, s.waitHealthy, transportFailed)
 	if err == nil {
 		return nil
@@ -222,11 +224,11 @@ func (s *invocation) del(ctx context.Context) error {
 	if s.conf.ReportDelErrors {
 		return s.fail("DEL", err)
 	}
-	s.log.Error("DEL failed; reporting success (set reportDelErrors to fail it)", "error", err)
+	s.log.Error("DEL failed; reporting success (set reportDelErrors to fail it)", "err", err)
 	return nil
 }
 
-func (s *invocation) waitHealthy(ctx context.Context) error {
+func (s *forwarder) waitHealthy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.conf.ReadinessTimeout)
 	defer cancel()
 	ticker := time.NewTicker(readinessPoll)
@@ -244,7 +246,7 @@ func (s *invocation) waitHealthy(ctx context.Context) error {
 	}
 }
 
-func (s *invocation) forward(ctx context.Context, cmd string) error {
+func (s *forwarder) forward(ctx context.Context, cmd string) error {
 	if _, err := s.send(ctx, s.waitReady, neverReached); err != nil {
 		return s.fail(cmd, err)
 	}
@@ -253,8 +255,8 @@ func (s *invocation) forward(ctx context.Context, cmd string) error {
 
 // fail keeps a daemon's CNI error as it is (its code is the delegate's) and
 // turns transport errors into "try again later".
-func (s *invocation) fail(cmd string, err error) error {
-	s.log.Error(cmd+" failed", "error", err)
+func (s *forwarder) fail(cmd string, err error) error {
+	s.log.Error(cmd+" failed", "err", err)
 	var cniErr *cnitypes.Error
 	if errors.As(err, &cniErr) {
 		return cniErr

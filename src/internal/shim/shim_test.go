@@ -14,11 +14,9 @@ import (
 
 	"github.com/multus-thick/multus-thick/fixtures"
 	"github.com/multus-thick/multus-thick/src/internal/shim"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 	"github.com/multus-thick/multus-thick/src/internal/testutil/fakedaemon"
 )
-
-// specVersions are the CNI versions every behaviour is checked against.
-var specVersions = []string{"0.3.1", "0.4.0", "1.0.0", "1.1.0"}
 
 type outcome struct {
 	code   int
@@ -49,7 +47,7 @@ func conf(version, socketDir string, extra string) string {
 }
 
 func TestAddPrintsResultInConfigVersion(t *testing.T) {
-	for _, v := range specVersions {
+	for _, v := range testutil.SpecVersions {
 		t.Run(v, func(t *testing.T) {
 			d := fakedaemon.Start(t)
 			d.SetReply(fakedaemon.Reply{Status: 200, Body: fixtures.MustRead("wire/add-response-upstream.json")})
@@ -109,7 +107,7 @@ func TestErrorsReachTheRuntimeWithTheirCode(t *testing.T) {
 		{"DEL reported when the daemon never comes", "DEL", fakedaemon.Reply{Status: 200}, `,"reportDelErrors":true,"daemonSocketDir":"/nonexistent"`, true, 1, cnitypes.ErrTryAgainLater, "not healthy after 400ms"},
 	}
 	for _, tc := range cases {
-		versions := specVersions
+		versions := testutil.SpecVersions
 		if tc.cmd == "STATUS" {
 			versions = []string{"1.1.0"} // STATUS exists from CNI 1.1.0 on
 		}

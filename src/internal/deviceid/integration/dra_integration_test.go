@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,10 +27,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/deviceid"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 const (
@@ -202,7 +203,7 @@ type rig struct {
 	exec       *recExec
 	conf       []byte
 	devInfoDir string
-	logs       *syncBuffer
+	logs       *testutil.SyncBuffer
 	log        *slog.Logger
 	draCalls   *atomic.Int32
 }
@@ -210,7 +211,7 @@ type rig struct {
 func newRig(t *testing.T, node string) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &rig{exec: &recExec{}, devInfoDir: filepath.Join(dir, "devinfo"), logs: &syncBuffer{}}
+	r := &rig{exec: &recExec{}, devInfoDir: filepath.Join(dir, "devinfo"), logs: &testutil.SyncBuffer{}}
 	r.log = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -299,7 +300,7 @@ func createNADs(t *testing.T, ns string) {
 		nad := &nadv1.NetworkAttachmentDefinition{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: nadv1.NetworkAttachmentDefinitionSpec{Config: n.config}}
 		if n.resource != "" {
-			nad.Annotations = map[string]string{resolve.ResourceNameAnnotation: n.resource}
+			nad.Annotations = map[string]string{api.ResourceNameAnnotation: n.resource}
 		}
 		if _, err := c.K8sCniCncfIoV1().NetworkAttachmentDefinitions(ns).Create(context.Background(), nad, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -488,23 +489,6 @@ func (e *recExec) names() []string {
 		out = append(out, fmt.Sprintf("%s %v", c.Command, c.Stdin["name"]))
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestExtendedResourceClaim: a claim named by the pod's

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/multus-thick/multus-thick/src/api/netstatus"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
@@ -63,7 +64,7 @@ func TestAnnotationReadableByKubectl(t *testing.T) {
 	if len(statuses) != 2 || statuses[0].Name != "flannel" || !statuses[0].Default || statuses[1].Name != ns+"/macvlan" || statuses[1].Interface != "net1" {
 		t.Errorf("statuses = %+v", statuses)
 	}
-	want, err := kube.FormatNetworkStatus(statuses)
+	want, err := netstatus.Format(statuses)
 	if err != nil {
 		t.Fatal(err)
 	}

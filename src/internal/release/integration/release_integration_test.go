@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containernetworking/plugins/pkg/testutils"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -24,6 +23,7 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/kube"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 	"github.com/multus-thick/multus-thick/src/internal/release"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 	"github.com/multus-thick/multus-thick/src/internal/testutil/envtestutil"
 )
 
@@ -157,12 +157,9 @@ func (e *env) until(what string, cond func() bool) {
 // did not remove it.
 func newNetns(t *testing.T) string {
 	t.Helper()
-	n, err := testutils.NewNS()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := testutil.NewNetns(t)
+	// Only the path matters, as for a runtime's sandbox.
 	_ = n.Close()
-	t.Cleanup(func() { _ = testutils.UnmountNS(n) })
 	return n.Path()
 }
 

@@ -3,13 +3,8 @@ package attach
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/containernetworking/cni/libcni"
-	cnitypes "github.com/containernetworking/cni/pkg/types"
-	types100 "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/containernetworking/cni/pkg/version"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/delegate"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
@@ -26,8 +21,8 @@ type attachment struct {
 func (at *attachment) String() string { return delegate.Describe(at.d, at.rt) }
 
 // prepare names the interfaces and builds each delegate's RuntimeConf.
-func (a *Attacher) prepare(inv *invocation, ds []*netconf.Delegate) ([]*attachment, error) {
-	names, err := ifNames(ds, inv.req.IfName)
+func (a *Attacher) prepare(in *runtimeInput, ds []*netconf.Delegate) ([]*attachment, error) {
+	names, err := ifNames(ds, in.req.IfName)
 	if err != nil {
 		return nil, err
 	}
@@ -37,8 +32,8 @@ func (a *Attacher) prepare(inv *invocation, ds []*netconf.Delegate) ([]*attachme
 		if d.Runtime != nil && d.Runtime.IfName != "" {
 			ifname = d.Runtime.IfName
 		}
-		dev := a.devInfoFile(d, inv.req.ContainerID, ifname)
-		rt := inv.runtimeConf(d, ifname, dev)
+		dev := a.devInfoFile(d, in.req.ContainerID, ifname)
+		rt := in.runtimeConf(d, ifname, dev)
 		if d.Runtime != nil {
 			// The capability arguments of the ADD, not of this request:
 			// portmap must get the same portMappings at DEL to remove its
@@ -57,56 +52,12 @@ func recordRuntime(rt *libcni.RuntimeConf) *netconf.CachedRuntime {
 	return &netconf.CachedRuntime{IfName: rt.IfName, NetNS: rt.NetNS, Args: rt.Args, CapabilityArgs: rt.CapabilityArgs}
 }
 
-func loadConf(data []byte) (*netconf.NetConf, error) {
-	conf, err := netconf.Load(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+func delegatesOf(atts []*attachment) []*netconf.Delegate {
+	ds := make([]*netconf.Delegate, len(atts))
+	for i, at := range atts {
+		ds[i] = at.d
 	}
-	return conf, nil
-}
-
-func target(conf *netconf.NetConf) delegate.Target {
-	return delegate.Target{BinDir: conf.BinDir, CacheDir: conf.CNIDir}
-}
-
-// getPod looks the pod up; no PodSource or no pod identity gives nil.
-// The error wraps ErrPodNotFound when the pod does not exist.
-func (a *Attacher) getPod(ctx context.Context, ref PodRef, op Op) (*corev1.Pod, error) {
-	if a.opts.Pods == nil || ref.Name == "" {
-		return nil, nil
-	}
-	pod, err := a.opts.Pods.GetPod(ctx, ref, op)
-	if err != nil {
-		return nil, fmt.Errorf("pod %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	return pod, nil
-}
-
-// ResultVersion is the CNI version of every result the daemon returns; the
-// shim converts it to the runtime's version (upstream sends 1.0.0 too).
-const ResultVersion = "1.0.0"
-
-// toV100 converts a delegate's result to 1.0.0, the form the wire and the
-// network-status code use.
-func toV100(res cnitypes.Result) (*types100.Result, error) {
-	if res == nil {
-		return &types100.Result{CNIVersion: ResultVersion}, nil
-	}
-	conv, err := res.GetAsVersion(ResultVersion)
-	if err != nil {
-		return nil, fmt.Errorf("convert result to %s: %w", ResultVersion, err)
-	}
-	r, ok := conv.(*types100.Result)
-	if !ok {
-		return nil, fmt.Errorf("convert result: unexpected type %T", conv)
-	}
-	return r, nil
-}
-
-// atLeast reports whether v >= min; an empty or bad version is "no".
-func atLeast(v, minVersion string) bool {
-	ok, err := version.GreaterThanOrEqualTo(v, minVersion)
-	return err == nil && ok
+	return ds
 }
 
 // delAll runs DEL for atts in reverse order and removes their device-info
