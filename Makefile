@@ -194,7 +194,7 @@ repro: ## Run one scenario, keep its namespace and objects, logs to _artifacts/r
 .PHONY: repro-delegate
 repro-delegate: build ## Reproduce your delegate's failure: make repro-delegate PLUGIN=<binary> NAD=<nad.yaml> [POD= NODE= COUNT= KEEP=1]
 	@test -n "$(NAD)" || { echo "usage: make repro-delegate NAD=<nad.yaml> [PLUGIN=<binary>] [POD=<pod.yaml>] [NODE=<worker>] [COUNT=N] [KEEP=1]" >&2; exit 2; }
-	$(E2E_LAB_UP) || $(MAKE) lab-up
+	$(E2E_ENSURE_LAB)
 	$(LAB) repro-delegate NAD='$(NAD)' PLUGIN='$(PLUGIN)' POD='$(POD)' NODE='$(NODE)' COUNT='$(COUNT)' KEEP='$(KEEP)' TIMEOUT='$(TIMEOUT)' RECORDER=$(BIN)/mt-repro-rec
 
 .PHONY: repro-replay
