@@ -143,7 +143,8 @@ func writeDaemonJSON(path, wrapper string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	// Durable: an edit of the host's docker config, which a torn write would break.
+	if err := atomicfile.WriteFile(path, out, 0o644, atomicfile.Durable); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
