@@ -17,11 +17,15 @@ BUILD_DATE   ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 VERSION_PKG  := github.com/multus-thick/multus-thick/src/internal/version
 LDFLAGS      := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(BUILD_DATE)
 
-CNI_PLUGINS_VERSION ?= v1.10.0
-FLANNEL_CNI_VERSION ?= v0.9.1
+# The version pins (K8S_VERSION, CNI_PLUGINS_VERSION, FLANNEL_CNI_VERSION) live in one place,
+# lab/internal/pins/pins.go, which the lab builds from too; this is that file printed as make
+# assignments, remade when it changes. Override them as usual: make lab-up K8S_VERSION=...
+include $(BIN)/.pins.mk
+$(BIN)/.pins.mk: lab/internal/pins/pins.go lab/cmd/pins/main.go
+	@mkdir -p $(BIN) && $(GO) run ./lab/cmd/pins > $@.tmp && mv $@.tmp $@
+
 PLUGINS_DIR  := $(MT_CACHE)/cni-plugins-$(CNI_PLUGINS_VERSION)
 REF_PLUGINS  := main/bridge main/macvlan main/ptp main/host-device ipam/host-local ipam/static meta/tuning meta/portmap meta/bandwidth
-K8S_VERSION  ?= v1.37.2
 K8S_BIN      := $(MT_CACHE)/k8s-$(K8S_VERSION)/bin
 
 export PATH := /usr/local/go/bin:$(PATH)

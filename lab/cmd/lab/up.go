@@ -19,6 +19,7 @@ import (
 	"github.com/multus-thick/multus-thick/lab/internal/host"
 	"github.com/multus-thick/multus-thick/lab/internal/kube"
 	"github.com/multus-thick/multus-thick/lab/internal/labimages"
+	"github.com/multus-thick/multus-thick/lab/internal/pins"
 	"github.com/multus-thick/multus-thick/lab/internal/run"
 )
 
@@ -211,7 +212,7 @@ func (e *env) pluginFiles(ctx context.Context, r run.Runner) ([]cluster.File, er
 	if err := r.Run(ctx, "make", "--no-print-directory", "plugins"); err != nil {
 		return nil, err
 	}
-	v := get(e.vars, "CNI_PLUGINS_VERSION", "v1.10.0")
+	v := get(e.vars, "CNI_PLUGINS_VERSION", pins.CNIPlugins)
 	dir := filepath.Join(e.cache, "cni-plugins-"+v)
 	var files []cluster.File
 	for _, p := range refPlugins {
