@@ -17,11 +17,15 @@ BUILD_DATE   ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 VERSION_PKG  := github.com/multus-thick/multus-thick/src/internal/version
 LDFLAGS      := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(BUILD_DATE)
 
-CNI_PLUGINS_VERSION ?= v1.10.0
-FLANNEL_CNI_VERSION ?= v0.9.1
+# The version pins (K8S_VERSION, CNI_PLUGINS_VERSION, FLANNEL_CNI_VERSION) live in one place,
+# lab/internal/pins/pins.go, which the lab builds from too; this is that file printed as make
+# assignments, remade when it changes. Override them as usual: make lab-up K8S_VERSION=...
+include $(BIN)/.pins.mk
+$(BIN)/.pins.mk: lab/internal/pins/pins.go lab/cmd/pins/main.go
+	@mkdir -p $(BIN) && $(GO) run ./lab/cmd/pins > $@.tmp && mv $@.tmp $@
+
 PLUGINS_DIR  := $(MT_CACHE)/cni-plugins-$(CNI_PLUGINS_VERSION)
 REF_PLUGINS  := main/bridge main/macvlan main/ptp main/host-device ipam/host-local ipam/static meta/tuning meta/portmap meta/bandwidth
-K8S_VERSION  ?= v1.37.2
 K8S_BIN      := $(MT_CACHE)/k8s-$(K8S_VERSION)/bin
 
 export PATH := /usr/local/go/bin:$(PATH)
@@ -194,7 +198,7 @@ repro: ## Run one scenario, keep its namespace and objects, logs to _artifacts/r
 .PHONY: repro-delegate
 repro-delegate: build ## Reproduce your delegate's failure: make repro-delegate PLUGIN=<binary> NAD=<nad.yaml> [POD= NODE= COUNT= KEEP=1]
 	@test -n "$(NAD)" || { echo "usage: make repro-delegate NAD=<nad.yaml> [PLUGIN=<binary>] [POD=<pod.yaml>] [NODE=<worker>] [COUNT=N] [KEEP=1]" >&2; exit 2; }
-	$(E2E_LAB_UP) || $(MAKE) lab-up
+	$(E2E_ENSURE_LAB)
 	$(LAB) repro-delegate NAD='$(NAD)' PLUGIN='$(PLUGIN)' POD='$(POD)' NODE='$(NODE)' COUNT='$(COUNT)' KEEP='$(KEEP)' TIMEOUT='$(TIMEOUT)' RECORDER=$(BIN)/mt-repro-rec
 
 .PHONY: repro-replay

@@ -43,27 +43,32 @@ type reproSummary struct {
 
 type replayReport struct {
 	Calls []struct {
-		Index      int    `json:"index"`
-		Command    string `json:"command"`
-		ReplayExit int    `json:"replayExit"`
-		ReplayCNI  int    `json:"replayCNICode"`
-		Same       bool   `json:"same"`
+		Index        int    `json:"index"`
+		Command      string `json:"command"`
+		ContainerID  string `json:"containerID"`
+		RecordedExit *int   `json:"recordedExit"`
+		RecordedCNI  int    `json:"recordedCNICode"`
+		ReplayExit   int    `json:"replayExit"`
+		ReplayCNI    int    `json:"replayCNICode"`
+		Same         bool   `json:"same"`
 	} `json:"calls"`
 	Leftovers []string `json:"leftovers"`
 	AllSame   bool     `json:"allSame"`
 }
 
 // make repro-delegate with a contributor's plugin (cni-fault copied as "broken-plugin",
-// scripted to fail ADD with CNI error 11) and the README's NAD, then make
-// repro-replay on its folder. The summary must name the failing ADD as the first failing
-// call, with its exit code and CNI code; the replay must end every call as recorded (the
-// ADD with the same exit code and CNI code); the lab keeps nothing: no namespace, no
-// recorder or plugin on the nodes, no leftovers on the node.
+// scripted to fail ADD with CNI error 11 and each container's first DEL with 7) and the
+// README's NAD, then make repro-replay on its folder. The summary must name the failing
+// ADD as the first failing call, with its exit code and CNI code; the failed DEL must be
+// recorded and then retried by the daemon with success; the replay must end every call as
+// recorded (the failed ADD and the failed DEL with the same exit code and CNI code); the
+// lab keeps nothing: no namespace, no recorder or plugin on the nodes, no leftovers on the
+// node (the retried DEL released everything).
 func TestReproDelegate(t *testing.T) {
 	f := features.New("repro-delegate").
 		WithLabel("area", "repro").
 		WithLabel("profile", "extended").
-		Assess("the summary names the failing ADD and the replay reproduces its exit code", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+		Assess("the summary names the failing ADD and the replay reproduces the failed ADD's and DEL's exit codes", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			root, err := filepath.Abs("..")
 			if err != nil {
 				t.Fatal(err)
@@ -117,8 +122,8 @@ func TestReproDelegate(t *testing.T) {
 			if len(sum.Pods) != 1 || sum.Pods[0].Outcome != "failed" || !strings.Contains(sum.Pods[0].Message, "11") {
 				t.Errorf("pods %+v, want one failed with the CNI code in its event", sum.Pods)
 			}
-			if sum.ByCommand["DEL"] == 0 || sum.FailedCalls < 1 {
-				t.Errorf("calls %v, %d failed: want the failing ADD and the rollback's DEL recorded", sum.ByCommand, sum.FailedCalls)
+			if sum.ByCommand["DEL"] < 2 || sum.FailedCalls < 2 {
+				t.Errorf("calls %v, %d failed: want the failing ADD, the failing DEL and its retry recorded", sum.ByCommand, sum.FailedCalls)
 			}
 			if len(sum.Leftovers) != 0 {
 				t.Errorf("leftovers on %s: %v", sum.Node, sum.Leftovers)
@@ -149,6 +154,27 @@ func TestReproDelegate(t *testing.T) {
 			if c := rep.Calls[ff.Index-1]; c.Command != "ADD" || c.ReplayExit != *ff.ExitCode || c.ReplayCNI != ff.CNICode {
 				t.Errorf("replayed first failing call %+v, want ADD exit %d CNI %d", c, *ff.ExitCode, ff.CNICode)
 			}
+			// The first failed DEL: recorded with exit 1 and CNI error 7, replayed the same
+			// (the replay starts cni-fault's counters afresh), and a later DEL of the same
+			// container that succeeded (the daemon's retry).
+			failedDel, retried := -1, false
+			for i, c := range rep.Calls {
+				switch {
+				case failedDel < 0 && c.Command == "DEL" && c.RecordedExit != nil && *c.RecordedExit != 0:
+					failedDel = i
+				case failedDel >= 0 && c.Command == "DEL" && c.ContainerID == rep.Calls[failedDel].ContainerID && c.RecordedExit != nil && *c.RecordedExit == 0:
+					retried = true
+				}
+			}
+			if failedDel < 0 {
+				t.Fatalf("no failed DEL among the replayed calls %+v", rep.Calls)
+			}
+			if c := rep.Calls[failedDel]; *c.RecordedExit != 1 || c.RecordedCNI != 7 || c.ReplayExit != *c.RecordedExit || c.ReplayCNI != c.RecordedCNI {
+				t.Errorf("failed DEL %+v: want recorded and replayed exit 1 CNI 7", c)
+			}
+			if !retried {
+				t.Errorf("no successful DEL of container %s after its failed one: the retry was not recorded", rep.Calls[failedDel].ContainerID)
+			}
 			if len(rep.Leftovers) != 0 {
 				t.Errorf("the replay left %v", rep.Leftovers)
 			}
@@ -158,7 +184,7 @@ func TestReproDelegate(t *testing.T) {
 				t.Errorf("namespace %s still exists", sum.Namespace)
 			}
 			for _, n := range workers {
-				left, err := lab.Nodes.Sh(ctx, n, "ls -d /opt/cni/bin/broken-plugin /opt/cni/bin/mt-repro-* /var/lib/mt-repro/calls/"+sum.Namespace+" /var/lib/mt-repro/replay-* 2>/dev/null; true")
+				left, err := lab.Nodes.Sh(ctx, n, "ls -d /opt/cni/bin/broken-plugin /opt/cni/bin/mt-repro-* /var/lib/mt-repro/calls/"+sum.Namespace+" /var/lib/mt-repro/replay-* /var/log/broken-plugin.log.state 2>/dev/null; true")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/multus-thick/multus-thick/lab/internal/atomicfile"
 	"github.com/multus-thick/multus-thick/lab/internal/gobuild"
 	"github.com/multus-thick/multus-thick/lab/internal/run"
 )
@@ -111,12 +112,11 @@ func ensurePause(ctx context.Context, o Options, version string) error {
 		if err := os.MkdirAll(filepath.Dir(o.pausePath()), 0o755); err != nil {
 			return err
 		}
-		tmp := o.pausePath() + ".tmp"
-		if err := r.Run(ctx, "cc", "-Os", "-Wall", "-Werror", "-static", "-s", "-DVERSION=v"+version,
-			"-o", tmp, filepath.Join(dir, "build/pause/linux/pause.c")); err != nil {
-			return err
-		}
-		return os.Rename(tmp, o.pausePath())
+		// Durable: pause counts as built because it exists.
+		return atomicfile.Replace(o.pausePath(), atomicfile.Durable, func(tmp string) error {
+			return r.Run(ctx, "cc", "-Os", "-Wall", "-Werror", "-static", "-s", "-DVERSION=v"+version,
+				"-o", tmp, filepath.Join(dir, "build/pause/linux/pause.c"))
+		})
 	})
 }
 

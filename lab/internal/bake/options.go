@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/multus-thick/multus-thick/lab/internal/host"
+	"github.com/multus-thick/multus-thick/lab/internal/pins"
 	"github.com/multus-thick/multus-thick/lab/internal/step"
 )
 
@@ -41,15 +42,15 @@ var DefaultPackages = []string{
 	"containerd", "runc",
 }
 
-// DefaultOptions are the lab's pinned versions.
+// DefaultOptions are the lab's pinned versions (lab/internal/pins).
 func DefaultOptions(cacheDir string) Options {
 	return Options{
 		CacheDir:          cacheDir,
-		K8sVersion:        "v1.37.2",
-		KindVersion:       "v0.33.0",
-		CrictlVersion:     "v1.37.0",
-		CNIPluginsVersion: "v1.10.0",
-		FlannelVersion:    "v0.28.10",
+		K8sVersion:        pins.K8s,
+		KindVersion:       pins.Kind,
+		CrictlVersion:     pins.Crictl,
+		CNIPluginsVersion: pins.CNIPlugins,
+		FlannelVersion:    pins.Flannel,
 		Suite:             "bookworm",
 		Revision:          "mt1",
 		Packages:          DefaultPackages,

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/multus-thick/multus-thick/lab/internal/atomicfile"
 	"github.com/multus-thick/multus-thick/lab/internal/gobuild"
 	"github.com/multus-thick/multus-thick/lab/internal/run"
 )
@@ -43,11 +44,10 @@ func ensureRootfs(ctx context.Context, o Options) error {
 		if err := configureRootfs(ctx, r, work); err != nil {
 			return err
 		}
-		tmp := o.rootfsTar() + ".tmp"
-		if err := r.Run(ctx, "tar", "-C", work, "--numeric-owner", "--xattrs", "-cf", tmp, "."); err != nil {
-			return err
-		}
-		return os.Rename(tmp, o.rootfsTar())
+		// Durable: the tarball counts as built because it exists.
+		return atomicfile.Replace(o.rootfsTar(), atomicfile.Durable, func(tmp string) error {
+			return r.Run(ctx, "tar", "-C", work, "--numeric-owner", "--xattrs", "-cf", tmp, ".")
+		})
 	})
 }
 
@@ -215,13 +215,12 @@ func writeIptablesLayer(ctx context.Context, r run.Runner, root, out string) err
 	}
 	sort.Strings(list)
 	r.Dir = root
-	tmp := out + ".tmp"
-	// --no-recursion: the list names files; tar adds what they are (links stay links).
-	args := append([]string{"--numeric-owner", "--no-recursion", "-cf", tmp}, list...)
-	if err := r.Run(ctx, "tar", args...); err != nil {
-		return err
-	}
-	return os.Rename(tmp, out)
+	// Durable: the layer counts as built because it exists.
+	return atomicfile.Replace(out, atomicfile.Durable, func(tmp string) error {
+		// --no-recursion: the list names files; tar adds what they are (links stay links).
+		args := append([]string{"--numeric-owner", "--no-recursion", "-cf", tmp}, list...)
+		return r.Run(ctx, "tar", args...)
+	})
 }
 
 // addWithLinks adds p (absolute inside root) at its canonical location and, when it is a

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/multus-thick/multus-thick/lab/internal/atomicfile"
 	"github.com/multus-thick/multus-thick/lab/internal/run"
 )
 
@@ -82,15 +83,17 @@ func buildOne(ctx context.Context, r run.Runner, pkg, out, ldflags string) error
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	tmp := out + ".tmp"
-	args := []string{"build", "-trimpath", "-o", tmp}
-	if ldflags != "" {
-		args = append(args, "-ldflags", ldflags)
-	}
-	if err := r.Run(ctx, "go", append(args, pkg)...); err != nil {
-		return fmt.Errorf("build %s: %w", pkg, err)
-	}
-	return os.Rename(tmp, out)
+	// Durable: a cached binary counts as built because it exists.
+	return atomicfile.Replace(out, atomicfile.Durable, func(tmp string) error {
+		args := []string{"build", "-trimpath", "-o", tmp}
+		if ldflags != "" {
+			args = append(args, "-ldflags", ldflags)
+		}
+		if err := r.Run(ctx, "go", append(args, pkg)...); err != nil {
+			return fmt.Errorf("build %s: %w", pkg, err)
+		}
+		return nil
+	})
 }
 
 // ModuleDir downloads mod@version into the module cache if needed and returns its directory

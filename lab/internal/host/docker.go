@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/multus-thick/multus-thick/lab/internal/atomicfile"
 	"github.com/multus-thick/multus-thick/lab/internal/run"
 )
 
@@ -107,13 +108,17 @@ func checkRunningDocker(ctx context.Context, log *slog.Logger, opts DockerOption
 
 // InstallWrapper builds mt-runc from repoRoot and installs it atomically at path.
 func InstallWrapper(ctx context.Context, r run.Runner, repoRoot, path string) error {
-	tmp := path + ".new"
 	r.Dir = repoRoot
 	r.Env = append(envOrInherit(r.Env), "CGO_ENABLED=0")
-	if err := r.Run(ctx, "go", "build", "-trimpath", "-o", tmp, "./lab/cmd/mt-runc"); err != nil {
-		return fmt.Errorf("build mt-runc: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Durable: docker's default runtime; a short file after a crash would fail every
+	// container.
+	err := atomicfile.Replace(path, atomicfile.Durable, func(tmp string) error {
+		if err := r.Run(ctx, "go", "build", "-trimpath", "-o", tmp, "./lab/cmd/mt-runc"); err != nil {
+			return fmt.Errorf("build mt-runc: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("install mt-runc: %w", err)
 	}
 	return nil
@@ -138,7 +143,8 @@ func writeDaemonJSON(path, wrapper string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	// Durable: an edit of the host's docker config, which a torn write would break.
+	if err := atomicfile.WriteFile(path, out, 0o644, atomicfile.Durable); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/multus-thick/multus-thick/lab/internal/atomicfile"
 )
 
 // File puts one file from the host into a layer.
@@ -96,12 +98,13 @@ func Write(spec Spec, out string) error {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return err
 	}
-	tmp := out + ".tmp"
-	if err := tarball.WriteToFile(tmp, tag, img); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write image %s: %w", spec.Ref, err)
-	}
-	return os.Rename(tmp, out)
+	// Durable: an image tarball counts as built because it exists.
+	return atomicfile.Replace(out, atomicfile.Durable, func(tmp string) error {
+		if err := tarball.WriteToFile(tmp, tag, img); err != nil {
+			return fmt.Errorf("write image %s: %w", spec.Ref, err)
+		}
+		return nil
+	})
 }
 
 func withPath(env []string) []string {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -80,33 +79,6 @@ func TestRenderHasEverySection(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "PROBLEMS") {
 		t.Errorf("output has a PROBLEMS section without problems:\n%s", b.String())
-	}
-}
-
-func TestDaemonSetDone(t *testing.T) {
-	ds := func(gen, observed int64, desired, updated, ready, avail int32) *appsv1.DaemonSet {
-		return &appsv1.DaemonSet{
-			ObjectMeta: metav1.ObjectMeta{Generation: gen},
-			Status: appsv1.DaemonSetStatus{ObservedGeneration: observed, DesiredNumberScheduled: desired,
-				UpdatedNumberScheduled: updated, NumberReady: ready, NumberAvailable: avail},
-		}
-	}
-	for _, tc := range []struct {
-		name string
-		ds   *appsv1.DaemonSet
-		want bool
-	}{
-		{"rolled out", ds(2, 2, 3, 3, 3, 3), true},
-		{"new generation not observed", ds(3, 2, 3, 3, 3, 3), false},
-		{"one pod still old", ds(2, 2, 3, 2, 3, 3), false},
-		{"one pod not ready", ds(2, 2, 3, 3, 2, 2), false},
-		{"scheduled nowhere yet", ds(1, 1, 0, 0, 0, 0), false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := daemonSetDone(tc.ds); got != tc.want {
-				t.Fatalf("daemonSetDone = %v, want %v", got, tc.want)
-			}
-		})
 	}
 }
 

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/multus-thick/multus-thick/lab/rollout"
 )
 
 // WaitNodesReady waits until want nodes exist and all are Ready. The
@@ -60,23 +61,11 @@ func (c *Client) WaitDaemonSet(ctx context.Context, ns, name string) error {
 			last = err.Error()
 			return false, nil
 		}
-		last = dsProgress(ds)
-		return daemonSetDone(ds), nil
+		done, progress := rollout.DaemonSet(ds)
+		last = progress
+		return done, nil
 	})
 	return waitErr("DaemonSet "+ns+"/"+name, last, err)
-}
-
-func daemonSetDone(ds *appsv1.DaemonSet) bool {
-	s := ds.Status
-	return s.ObservedGeneration >= ds.Generation && s.DesiredNumberScheduled > 0 &&
-		s.UpdatedNumberScheduled == s.DesiredNumberScheduled &&
-		s.NumberReady == s.DesiredNumberScheduled && s.NumberAvailable == s.DesiredNumberScheduled
-}
-
-func dsProgress(ds *appsv1.DaemonSet) string {
-	s := ds.Status
-	return fmt.Sprintf("desired %d, updated %d, ready %d, available %d (generation %d observed %d)",
-		s.DesiredNumberScheduled, s.UpdatedNumberScheduled, s.NumberReady, s.NumberAvailable, ds.Generation, s.ObservedGeneration)
 }
 
 // WaitDeployment waits until every replica of the Deployment's current

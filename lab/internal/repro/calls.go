@@ -197,3 +197,27 @@ func ContainerIDs(calls []Call) []string {
 	}
 	return out
 }
+
+// FaultStateFiles lists the counter files of cni-fault's "times" (<recordFile>.state, see
+// src/internal/fault) that the calls' configs name, once each and sorted. cni-fault counts
+// calls per container ID there, and a replay re-runs the recorded container IDs: without
+// a reset, a DEL scripted to fail once would already count as done and succeed.
+func FaultStateFiles(calls []Call) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range calls {
+		var conf struct {
+			RecordFile string `json:"recordFile"`
+		}
+		// A config that does not parse names no recordFile; the call itself reports it.
+		if json.Unmarshal(c.Stdin, &conf) != nil || !filepath.IsAbs(conf.RecordFile) {
+			continue
+		}
+		if p := conf.RecordFile + ".state"; !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -102,14 +102,20 @@ func executableOnNode(ctx context.Context, n Nodes, node, p string) (bool, error
 // TODO(issue 11): switch to the shared leak checker under src/internal/testutil once it
 // lands (it has to be importable from lab/, i.e. not under src/internal, or be mirrored).
 type State struct {
-	Links  []string `json:"links"`
-	Netns  []string `json:"netns"`
-	Leases []string `json:"leases"` // "<network>/<ip> <container ID>"
-	Files  []string `json:"files"`
+	Links []string `json:"links"`
+	// Bridges are not leaks: the bridge plugin (the cluster network's cni0 too) creates
+	// its bridge on a node's first pod of that network and never removes it, by design,
+	// since every later pod shares it. So the first pod on a fresh worker adds one.
+	Bridges []string `json:"bridges,omitempty"`
+	Netns   []string `json:"netns"`
+	Leases  []string `json:"leases"` // "<network>/<ip> <container ID>"
+	Files   []string `json:"files"`
 }
 
-// stateScript prints one "<kind> <value>" line per item of a State.
-const stateScript = `ip -o link show | while read -r _ name _; do n=${name%:}; echo "link ${n%%@*}"; done
+// stateScript prints one "<kind> <value>" line per item of a State (a bridge as
+// "bridge", see State.Bridges).
+const stateScript = `ip -o link show | while read -r _ name _; do n=${name%:}; n=${n%%@*}
+  if [ -d "/sys/class/net/$n/bridge" ]; then echo "bridge $n"; else echo "link $n"; fi; done
 for n in /var/run/netns/*; do [ -e "$n" ] && echo "netns ${n##*/}"; done
 for d in /var/lib/cni/networks/*/; do [ -d "$d" ] || continue; net=${d%/}; net=${net##*/}
   for f in "$d"*; do b=${f##*/}; case "$b" in lock|last_reserved_ip*|'*') continue;; esac
@@ -136,6 +142,8 @@ func parseState(out string) State {
 		switch kind {
 		case "link":
 			s.Links = append(s.Links, v)
+		case "bridge":
+			s.Bridges = append(s.Bridges, v)
 		case "netns":
 			s.Netns = append(s.Netns, v)
 		case "lease":
@@ -144,7 +152,7 @@ func parseState(out string) State {
 			s.Files = append(s.Files, v)
 		}
 	}
-	for _, l := range [][]string{s.Links, s.Netns, s.Leases, s.Files} {
+	for _, l := range [][]string{s.Links, s.Bridges, s.Netns, s.Leases, s.Files} {
 		sort.Strings(l)
 	}
 	return s

@@ -95,7 +95,7 @@ func Replay(ctx context.Context, env ReplayEnv, opts ReplayOptions) (*ReplayRepo
 	}
 	suffix := env.Suffix()
 	rp := &replay{env: env, opts: opts, m: m, node: node, timeout: timeout,
-		netns: "mt-replay-" + suffix, base: replayRoot + "/replay-" + suffix}
+		netns: "mt-replay-" + suffix, base: replayRoot + "/replay-" + suffix, faultState: FaultStateFiles(calls)}
 	rep := &ReplayReport{Dir: opts.Dir, Node: node, Netns: "/var/run/netns/" + rp.netns}
 	if err := env.Progress.Do(ctx, "prepare node "+node+": bin dir and netns "+rp.netns, rp.prepare); err != nil {
 		rp.teardown(ctx)
@@ -129,6 +129,9 @@ type replay struct {
 	netns   string
 	base    string
 	before  State
+	// cni-fault's "times" counters the recorded configs name: reset before the replay so
+	// it fails the calls the run saw failing, removed after it.
+	faultState []string
 	// plugin path on the node per type
 	paths map[string]string
 }
@@ -149,6 +152,12 @@ func (rp *replay) prepare(ctx context.Context, log io.Writer) error {
 	bin := rp.base + "/bin"
 	if _, err := sh(ctx, n, rp.node, nil, `mkdir -p "$1"`, bin); err != nil {
 		return err
+	}
+	if len(rp.faultState) > 0 {
+		if _, err := sh(ctx, n, rp.node, nil, `rm -f "$@"`, rp.faultState...); err != nil {
+			return fmt.Errorf("reset the cni-fault counters: %w", err)
+		}
+		fmt.Fprintf(log, "reset the cni-fault counters %v\n", rp.faultState)
 	}
 	for _, t := range rp.m.Types {
 		src := ""
@@ -200,7 +209,8 @@ func replayPluginType(m Manifest, plugin string) (string, error) {
 }
 
 func (rp *replay) teardown(ctx context.Context) error {
-	_, err := sh(ctx, rp.env.Nodes, rp.node, nil, `ip netns del "$1" 2>/dev/null; rm -rf "$2"; true`, rp.netns, rp.base)
+	args := append([]string{rp.netns, rp.base}, rp.faultState...)
+	_, err := sh(ctx, rp.env.Nodes, rp.node, nil, `ip netns del "$1" 2>/dev/null; rm -rf "$2"; shift 2; rm -f "$@"; true`, args...)
 	return err
 }
 

@@ -37,8 +37,9 @@ func (hostNodes) Exec(ctx context.Context, _ string, stdin io.Reader, stdout io.
 
 // TestReplayOnHost records calls with the real recorder in front of the real cni-fault,
 // then replays the folder on this host as repro-replay does on a node: the same exit
-// codes, the CNI error code, a hang cut off at the recorded delegate deadline, and a
-// cleanup DEL for the ADD the recording left without one.
+// codes, the CNI error code, a DEL scripted to fail once failing once again, a hang cut
+// off at the recorded delegate deadline, and a cleanup DEL for the ADD the recording left
+// without one.
 func TestReplayOnHost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (netns)")
@@ -75,8 +76,13 @@ func TestReplayOnHost(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// c1's DEL fails once ("times" counts in <recordFile>.state): the recording saw the
+	// first DEL fail and the retry succeed, and so must the replay, from fresh counts.
+	faultLog := filepath.Join(t.TempDir(), "broken.log")
+	delOnce := `,"recordFile":"` + faultLog + `","fault":{"del":{"code":7,"times":1}}`
 	record("ADD", "c1", conf(`,"fault":{"add":{"code":11,"msg":"boom"}}`))
-	record("DEL", "c1", conf(`,"fault":{"del":{"code":7}}`))
+	record("DEL", "c1", conf(delOnce))
+	record("DEL", "c1", conf(delOnce))
 	record("ADD", "c2", conf(""))
 	// A hang cannot be recorded here without hanging: a CHECK is recorded, then given the
 	// hang config and stripped of its exit, as when the daemon's deadline killed it.
@@ -121,7 +127,7 @@ func TestReplayOnHost(t *testing.T) {
 		exit, cni int
 		cutOff    bool
 	}
-	wants := []want{{"ADD", 1, 11, false}, {"DEL", 1, 7, false}, {"ADD", 0, 0, false}, {"CHECK", 137, 0, true}}
+	wants := []want{{"ADD", 1, 11, false}, {"DEL", 1, 7, false}, {"DEL", 0, 0, false}, {"ADD", 0, 0, false}, {"CHECK", 137, 0, true}}
 	if len(rep.Calls) != len(wants) {
 		t.Fatalf("%d calls replayed, want %d", len(rep.Calls), len(wants))
 	}
@@ -139,6 +145,9 @@ func TestReplayOnHost(t *testing.T) {
 	}
 	if _, err := os.Stat("/var/run/netns/" + strings.TrimPrefix(rep.Netns, "/var/run/netns/")); !os.IsNotExist(err) {
 		t.Errorf("the throwaway netns %s is still there (%v)", rep.Netns, err)
+	}
+	if _, err := os.Stat(faultLog + ".state"); !os.IsNotExist(err) {
+		t.Errorf("the replay left cni-fault's counters %s.state (%v)", faultLog, err)
 	}
 	if !strings.Contains(out.String(), "every call ended as recorded") {
 		t.Errorf("render:\n%s", out.String())

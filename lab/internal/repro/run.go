@@ -107,6 +107,9 @@ type run struct {
 	nsCreated  bool
 	before     State
 	outcomes   []PodOutcome
+	// cni-fault's "times" counters of the run's container IDs (on the run's node): the
+	// pods are gone, so are their counts.
+	faultState []string
 }
 
 // Delegate runs the repro and returns its summary. Bad input fails before anything is
@@ -547,6 +550,7 @@ func (r *run) collect(ctx context.Context, log io.Writer, runErr error) (*Summar
 	calls, err := ReadCalls(callsDir)
 	errs = append(errs, err)
 	ids := ContainerIDs(calls)
+	r.faultState = FaultStateFiles(calls)
 	needles := append([]string{r.namespace}, ids...)
 	errs = append(errs, r.saveDaemonLog(ctx, needles))
 	since := r.start.Add(-5 * time.Second).Unix()
@@ -711,6 +715,9 @@ func (r *run) cleanup(ctx context.Context, log io.Writer) error {
 			rm = append(rm, cniBinDir+"/"+r.pluginType, installedDir+"/"+r.pluginType)
 		}
 		rm = append(rm, recordRoot+"/"+r.namespace)
+		if n == r.node.Name {
+			rm = append(rm, r.faultState...)
+		}
 		if _, err := sh(ctx, r.env.Nodes, n, nil, `rm -rf "$@"`, rm...); err != nil {
 			errs = append(errs, err)
 		}

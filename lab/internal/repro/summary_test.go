@@ -1,6 +1,7 @@
 package repro
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func deref(p *int) any {
 func TestLeftovers(t *testing.T) {
 	before := parseState("link lo\nlink eth0\nlease cbr0/10.244.1.5 other\nfile /var/lib/cni/multus/other\n")
 	after := parseState(strings.Join([]string{
-		"link lo", "link eth0", "link veth1234", "netns cni-1",
+		"link lo", "link eth0", "link veth1234", "netns cni-1", "bridge cni0",
 		"lease cbr0/10.244.1.5 other", "lease cbr0/10.244.1.6 c0ffee", "lease cbr0/10.244.1.7 stranger",
 		"file /var/lib/cni/multus/other", "file /var/lib/cni/multus/c0ffee", "file /var/lib/cni/results/net-c0ffee-net1",
 		"file /var/lib/cni/results/net-stranger-eth0", "garbage",
@@ -192,5 +193,26 @@ func TestReplayPluginType(t *testing.T) {
 		if got != tc.want || (err != nil) != (tc.want == "") {
 			t.Errorf("replayPluginType(%v, %s) = %q, %v; want %q", tc.m.Types, tc.plugin, got, err, tc.want)
 		}
+	}
+}
+
+func TestFaultStateFiles(t *testing.T) {
+	call := func(stdin string) Call { return Call{Stdin: []byte(stdin)} }
+	for _, tc := range []struct {
+		name  string
+		calls []Call
+		want  []string
+	}{
+		{"no recordFile", []Call{call(`{"type":"bridge"}`)}, nil},
+		{"one file named twice", []Call{call(`{"recordFile":"/var/log/b.log"}`), call(`{"recordFile":"/var/log/b.log"}`)}, []string{"/var/log/b.log.state"}},
+		{"sorted", []Call{call(`{"recordFile":"/z.log"}`), call(`{"recordFile":"/a.log"}`)}, []string{"/a.log.state", "/z.log.state"}},
+		{"relative path or not a string", []Call{call(`{"recordFile":"b.log"}`), call(`{"recordFile":1}`)}, nil},
+		{"stdin that does not parse", []Call{call(`{`), call(``)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := FaultStateFiles(tc.calls); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/multus-thick/multus-thick/lab/internal/atomicfile"
 )
 
 // DefaultRealRunc is Debian's runc, the one docker.io would run without the wrapper.
@@ -45,12 +47,10 @@ func editFile(path string, processOnly bool) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".mt-runc"
-	if err := os.WriteFile(tmp, out, st.Mode().Perm()); err != nil {
+	// Not durable: the spec lives as long as the container, which a crash ends, and a
+	// flush here would delay every container start.
+	if err := atomicfile.WriteFile(path, out, st.Mode().Perm(), atomicfile.NotDurable); err != nil {
 		return fmt.Errorf("write spec: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("replace spec: %w", err)
 	}
 	return nil
 }

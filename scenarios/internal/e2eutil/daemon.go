@@ -16,6 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/e2e-framework/klient/k8s"
+
+	"github.com/multus-thick/multus-thick/lab/rollout"
 )
 
 // DaemonSet returns our daemon's DaemonSet.
@@ -52,24 +54,16 @@ func (l *Lab) DaemonPods(ctx context.Context) (map[string]corev1.Pod, error) {
 	return out, nil
 }
 
-// WaitDaemonRolledOut waits until the DaemonSet has observed its latest
-// spec and every scheduled pod is updated, ready and available: the same
-// test as `kubectl rollout status`, which e2e-framework's DaemonSetReady
-// lacks (it does not look at observedGeneration).
+// WaitDaemonRolledOut waits until the DaemonSet is rolled out (lab/rollout:
+// the test `kubectl rollout status` makes).
 func (l *Lab) WaitDaemonRolledOut(ctx context.Context, timeout time.Duration) error {
 	return Until(ctx, timeout, func(ctx context.Context) (string, error) {
 		ds, err := l.DaemonSet(ctx)
 		if err != nil {
 			return "", err
 		}
-		st := ds.Status
-		if st.ObservedGeneration < ds.Generation {
-			return fmt.Sprintf("generation %d not observed (at %d)", ds.Generation, st.ObservedGeneration), nil
-		}
-		if st.DesiredNumberScheduled == 0 || st.UpdatedNumberScheduled != st.DesiredNumberScheduled ||
-			st.NumberReady != st.DesiredNumberScheduled || st.NumberAvailable != st.DesiredNumberScheduled {
-			return fmt.Sprintf("desired %d, updated %d, ready %d, available %d", st.DesiredNumberScheduled,
-				st.UpdatedNumberScheduled, st.NumberReady, st.NumberAvailable), nil
+		if done, progress := rollout.DaemonSet(ds); !done {
+			return progress, nil
 		}
 		return "", nil
 	})

@@ -1,4 +1,4 @@
-package main
+package actions
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ func TestRunDispatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errOut bytes.Buffer
-			err := Run(context.Background(), tc.args, &out, &errOut)
+			err := Run(context.Background(), tc.args, &out, &errOut, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

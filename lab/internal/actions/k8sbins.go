@@ -1,4 +1,4 @@
-package main
+package actions
 
 import (
 	"context"
@@ -6,10 +6,11 @@ import (
 	"io"
 
 	"github.com/multus-thick/multus-thick/lab/internal/k8sbins"
+	"github.com/multus-thick/multus-thick/lab/internal/pins"
 )
 
 // k8sVersion is the pinned Kubernetes version; K8S_VERSION overrides it.
-func (e *env) k8sVersion() string { return get(e.vars, "K8S_VERSION", "v1.37.2") }
+func (e *env) k8sVersion() string { return get(e.vars, "K8S_VERSION", pins.K8s) }
 
 func runK8sBins(ctx context.Context, e *env, args []string) error {
 	if len(args) != 0 {

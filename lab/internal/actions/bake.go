@@ -1,4 +1,4 @@
-package main
+package actions
 
 import (
 	"context"
@@ -87,4 +87,15 @@ func runIptablesLayer(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, path)
 	return nil
+}
+
+func (e *env) upNodeImage(ctx context.Context, st *upState) error {
+	if st.s.nodeImage != "" {
+		e.progress.Note("node image %s (LAB_NODE_IMAGE; not baked)", st.s.nodeImage)
+		st.nodeImage = st.s.nodeImage
+		return nil
+	}
+	tag, err := bake.EnsureNodeImage(ctx, st.bakeOpts)
+	st.nodeImage = tag
+	return err
 }

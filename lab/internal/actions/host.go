@@ -1,4 +1,4 @@
-package main
+package actions
 
 import (
 	"context"
@@ -47,4 +47,14 @@ func runGuard(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: guard up|down|status", errUsage)
+}
+
+// upHost: a docker engine, then the egress guard before any container starts.
+func (e *env) upHost(ctx context.Context, st *upState) error {
+	if err := e.ensureDocker(ctx); err != nil {
+		return err
+	}
+	return e.progress.Do(ctx, "egress guard", func(ctx context.Context, log io.Writer) error {
+		return host.EnsureGuard(ctx, e.log, e.guardOptions(log))
+	})
 }
