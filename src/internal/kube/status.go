@@ -46,11 +46,16 @@ func (s statusWriter) SetNetworkStatus(ctx context.Context, ref attach.PodRef, s
 	_, err = s.c.core.Pods(ref.Namespace).Patch(callCtx, ref.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
 	switch {
 	case apierrors.IsForbidden(err):
+		// Only an update that succeeds where the patch was refused makes
+		// the fallback stick: a policy refusing both is no role matter.
+		if uerr := s.UpdateNetworkStatus(ctx, ref, func([]nadv1.NetworkStatus) []nadv1.NetworkStatus { return statuses }); uerr != nil {
+			return uerr
+		}
 		if !s.c.patchForbidden.Swap(true) {
 			s.c.log.Info("patch of pods/status forbidden (a role without the patch verb): network-status is written with a GET and an update",
 				"error", err)
 		}
-		return s.UpdateNetworkStatus(ctx, ref, func([]nadv1.NetworkStatus) []nadv1.NetworkStatus { return statuses })
+		return nil
 	case apierrors.IsNotFound(err):
 		return nil
 	case isUIDMismatch(err):
