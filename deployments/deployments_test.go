@@ -175,7 +175,7 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	got := ruleVerbs(role)
 	want := map[string][]string{
 		"/pods":        {"get", "list", "watch"},
-		"/pods/status": {"update"},
+		"/pods/status": {"patch", "update"},
 		"k8s.cni.cncf.io/network-attachment-definitions": {"get", "list", "watch"},
 		"/events":                        {"create", "patch"},
 		"resource.k8s.io/resourceclaims": {"get"},

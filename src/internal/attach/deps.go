@@ -64,10 +64,13 @@ type Resolver interface {
 
 // StatusWriter writes the k8s.v1.cni.cncf.io/network-status annotation.
 type StatusWriter interface {
+	// SetNetworkStatus replaces the pod's statuses (ADD) in one write
+	// through the status subresource, without reading them first. ref.UID
+	// is the UID of the pod object ADD got, which the write requires.
+	SetNetworkStatus(ctx context.Context, ref PodRef, statuses []nadv1.NetworkStatus) error
 	// UpdateNetworkStatus reads the pod's current statuses, applies mutate
 	// and writes the result through the status subresource, retrying on
-	// conflict. ADD replaces the whole list; /delegate merges one
-	// interface in or out.
+	// conflict: /delegate merges one interface in or out.
 	UpdateNetworkStatus(ctx context.Context, ref PodRef, mutate func(current []nadv1.NetworkStatus) []nadv1.NetworkStatus) error
 }
 

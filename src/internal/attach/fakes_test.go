@@ -210,6 +210,15 @@ type fakeStatus struct {
 	writes  int
 }
 
+func (s *fakeStatus) SetNetworkStatus(_ context.Context, _ PodRef, statuses []nadv1.NetworkStatus) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.writes++
+	s.current = statuses
+	return nil
+}
+
 func (s *fakeStatus) UpdateNetworkStatus(_ context.Context, _ PodRef, mutate func([]nadv1.NetworkStatus) []nadv1.NetworkStatus) error {
 	if s.err != nil {
 		return s.err

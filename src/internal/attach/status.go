@@ -35,13 +35,11 @@ func (tx *addTx) writeStatus(ctx context.Context, statuses []nadv1.NetworkStatus
 	if tx.a.opts.Status == nil || tx.pod == nil || len(statuses) == 0 {
 		return nil
 	}
+	// The UID of the pod GetPod matched (a static pod's mirror has its
+	// own): the write is refused if the pod was recreated since.
 	ref := tx.req.Pod
-	if ref.UID == "" {
-		ref.UID = string(tx.pod.UID)
-	}
-	err := tx.a.opts.Status.UpdateNetworkStatus(ctx, ref, func([]nadv1.NetworkStatus) []nadv1.NetworkStatus {
-		return statuses
-	})
+	ref.UID = string(tx.pod.UID)
+	err := tx.a.opts.Status.SetNetworkStatus(ctx, ref, statuses)
 	if err != nil {
 		return fmt.Errorf("write network-status: %w", err)
 	}

@@ -28,9 +28,10 @@ import (
 
 // The real backend is what the server is written against.
 var (
-	_ server.CNI      = (*attach.Attacher)(nil)
-	_ server.Observer = (*metrics.Metrics)(nil)
-	_ attach.Observer = (*metrics.Metrics)(nil)
+	_ server.CNI           = (*attach.Attacher)(nil)
+	_ server.Observer      = (*metrics.Metrics)(nil)
+	_ attach.Observer      = (*metrics.Metrics)(nil)
+	_ kube.RequestObserver = (*metrics.Metrics)(nil)
 )
 
 // run wires and runs the daemon until ctx ends. Background work (informers,
@@ -155,7 +156,7 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 			QPS: cfg.APIQPS, Burst: cfg.APIBurst,
 			PodLookupTimeout: cfg.PodLookupTimeout.D(), APITimeout: cfg.APITimeout.D(),
 			NADRetryTimeout: cfg.NADRetryTimeout.D(), SyncTimeout: env.KubeSyncTimeout,
-			MaxNADConfigBytes: cfg.MaxNADConfigBytes,
+			MaxNADConfigBytes: cfg.MaxNADConfigBytes, Requests: m,
 		}, log)
 		if err != nil {
 			return nil, fail(ExitServer, "kubernetes client: %w", err)
@@ -167,7 +168,7 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 		}
 		opts.Pods, opts.Status, opts.Events = kc.Pods(), kc.Status(), kc.Events()
 		ropts.NADs, ropts.Events = kc.NADs(), kc.Events()
-		ropts.DeviceIDs = deviceid.New(deviceid.Config{Client: kc.Clientset(), Logger: log})
+		ropts.DeviceIDs = deviceid.New(deviceid.Config{Client: kc.Resource(), Logger: log})
 	} else {
 		log.Warn("no kubeconfig and not in a cluster (KUBERNETES_SERVICE_HOST unset): " +
 			"running without Kubernetes, networks come from files and inline delegates only")

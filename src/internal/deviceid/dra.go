@@ -10,7 +10,7 @@ import (
 	resourcev1 "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/kubernetes"
+	resourceclient "k8s.io/client-go/kubernetes/typed/resource/v1"
 )
 
 // The attributes a DRA driver publishes on a device that a CNI plugin may
@@ -49,7 +49,7 @@ func claimNames(pod *corev1.Pod) []string {
 // draLookup resolves one pod's claims: each claim is read once, and the
 // ResourceSlices of the pod's node are listed once per driver.
 type draLookup struct {
-	client kubernetes.Interface
+	client resourceclient.ResourceV1Interface
 	log    *slog.Logger
 	pod    *corev1.Pod
 	out    map[string][]string
@@ -69,7 +69,7 @@ type sliceIndex struct {
 
 // draDeviceIDs adds the pod's DRA devices to out and returns what could
 // not be resolved.
-func draDeviceIDs(ctx context.Context, client kubernetes.Interface, log *slog.Logger, pod *corev1.Pod, out map[string][]string) []error {
+func draDeviceIDs(ctx context.Context, client resourceclient.ResourceV1Interface, log *slog.Logger, pod *corev1.Pod, out map[string][]string) []error {
 	l := &draLookup{client: client, log: log, pod: pod, out: out, slices: map[string]sliceIndex{}, seen: map[string]bool{}}
 	// The extended-resource claim first: its stricter rules apply even if
 	// the spec also names it.
@@ -95,7 +95,7 @@ func (l *draLookup) claim(ctx context.Context, name string, strict map[string]st
 	}
 	l.seen[name] = true
 	ref := l.pod.Namespace + "/" + name
-	claim, err := l.client.ResourceV1().ResourceClaims(l.pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+	claim, err := l.client.ResourceClaims(l.pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		l.problems = append(l.problems, fmt.Errorf("resourceclaim %s: %w", ref, err))
 		return
@@ -161,7 +161,7 @@ func (l *draLookup) listSlices(ctx context.Context, driver string) sliceIndex {
 		return sliceIndex{err: fmt.Errorf("pod %s/%s is not bound to a node", l.pod.Namespace, l.pod.Name)}
 	}
 	sel := fields.Set{resourcev1.ResourceSliceSelectorNodeName: node, resourcev1.ResourceSliceSelectorDriver: driver}
-	list, err := l.client.ResourceV1().ResourceSlices().List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
+	list, err := l.client.ResourceSlices().List(ctx, metav1.ListOptions{FieldSelector: sel.String()})
 	if err != nil {
 		return sliceIndex{err: fmt.Errorf("list resourceslices of driver %s on node %s: %w", driver, node, err)}
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
+	resourceclient "k8s.io/client-go/kubernetes/typed/resource/v1"
 
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
@@ -27,7 +27,7 @@ type Config struct {
 	// socket does not exist.
 	CheckpointFile string
 	// Client reads ResourceClaims and ResourceSlices; nil: no DRA.
-	Client kubernetes.Interface
+	Client resourceclient.ResourceV1Interface
 	// Timeout bounds one pod's lookup, kubelet and API calls together.
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -37,7 +37,7 @@ type Config struct {
 // and DRA resource claims (API).
 type Source struct {
 	kubelet kubelet
-	client  kubernetes.Interface
+	client  resourceclient.ResourceV1Interface
 	timeout time.Duration
 	log     *slog.Logger
 }

@@ -6,21 +6,19 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	nadclient "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/clientset/versioned"
-	nadinformers "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/informers/externalversions"
-	nadlisters "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/listers/k8s.cni.cncf.io/v1"
+	nadclient "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/client/clientset/versioned/typed/k8s.cni.cncf.io/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
+	resourcev1 "k8s.io/client-go/kubernetes/typed/resource/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -71,6 +69,8 @@ type Config struct {
 	// only its size (resolution refuses it); 0 means
 	// resolve.DefaultMaxNADConfigBytes.
 	MaxNADConfigBytes int
+	// Requests, when set, counts every request sent to the API server.
+	Requests RequestObserver
 }
 
 func (c *Config) applyDefaults() {
@@ -94,22 +94,25 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// Client holds the clientsets, the informers and the event recorder.
+// Client holds the typed clients, the informers and the event recorder.
+// Only the API groups the daemon uses are linked in (core/v1, the NAD
+// group, resource.k8s.io/v1 for DRA): no full clientset, no generated
+// informer factories, listers or apply configurations of every group.
 type Client struct {
-	cfg  Config
-	log  *slog.Logger
-	core kubernetes.Interface
-	nads nadclient.Interface
+	cfg      Config
+	log      *slog.Logger
+	core     typedcorev1.CoreV1Interface
+	nads     nadclient.K8sCniCncfIoV1Interface
+	resource resourcev1.ResourceV1Interface
 
-	podFactory  informers.SharedInformerFactory
-	nadFactory  nadinformers.SharedInformerFactory
 	podInformer cache.SharedIndexInformer
 	nadInformer cache.SharedIndexInformer
-	podLister   corelisters.PodLister
-	nadLister   nadlisters.NetworkAttachmentDefinitionLister
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
+
+	// patchForbidden: the role grants no patch on pods/status (SetNetworkStatus).
+	patchForbidden atomic.Bool
 }
 
 // New builds the client from cfg: in-cluster config unless cfg.Kubeconfig
@@ -122,19 +125,34 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 	}
 	restCfg.QPS, restCfg.Burst = cfg.QPS, cfg.Burst
 	restCfg.UserAgent = "multus-thick-daemon"
+	if cfg.Requests != nil {
+		restCfg.Wrap(countRequests(cfg.Requests))
+	}
 	// The NAD client talks to a CRD, which only speaks JSON.
 	nadCfg := rest.CopyConfig(restCfg)
 	restCfg.ContentType = runtime.ContentTypeProtobuf
 	restCfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
-	core, err := kubernetes.NewForConfig(restCfg)
+	// One HTTP client for the built-in groups: one connection pool, as a
+	// clientset shares.
+	httpClient, err := rest.HTTPClientFor(restCfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	core, err := typedcorev1.NewForConfigAndClient(restCfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	res, err := resourcev1.NewForConfigAndClient(restCfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("resource.k8s.io client: %w", err)
 	}
 	nads, err := nadclient.NewForConfig(nadCfg)
 	if err != nil {
 		return nil, fmt.Errorf("network-attachment-definition client: %w", err)
 	}
-	return newClient(cfg, log, core, nads), nil
+	c := newClient(cfg, log, core, nads)
+	c.resource = res
+	return c, nil
 }
 
 func restConfig(c Config) (*rest.Config, error) {
@@ -158,35 +176,50 @@ func restConfig(c Config) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// newClient wires informers and the recorder on given clientsets (fakes
-// in unit tests).
-func newClient(cfg Config, log *slog.Logger, core kubernetes.Interface, nads nadclient.Interface) *Client {
+// newClient wires informers and the recorder on given typed clients
+// (fakes in unit tests).
+func newClient(cfg Config, log *slog.Logger, core typedcorev1.CoreV1Interface, nads nadclient.K8sCniCncfIoV1Interface) *Client {
 	cfg.applyDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{cfg: cfg, log: log, core: core, nads: nads}
-	// No resync: the informers have no handlers, they are only caches.
-	opts := []informers.SharedInformerOption{informers.WithTransform(trimPod)}
+	// No resync and no handlers: the informers are only caches.
+	var podSelector string
 	if cfg.NodeName != "" {
-		selector := fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
-		opts = append(opts, informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = selector }))
+		podSelector = fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
 	}
-	c.podFactory = informers.NewSharedInformerFactoryWithOptions(core, 0, opts...)
-	c.podInformer = c.podFactory.Core().V1().Pods().Informer()
-	c.podLister = c.podFactory.Core().V1().Pods().Lister()
-
-	c.nadFactory = nadinformers.NewSharedInformerFactory(nads, 0)
-	nadInf := c.nadFactory.K8sCniCncfIo().V1().NetworkAttachmentDefinitions()
-	c.nadInformer = nadInf.Informer()
+	c.podInformer = newInformer(&corev1.Pod{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		o.FieldSelector = podSelector
+		return core.Pods(metav1.NamespaceAll).List(ctx, o)
+	}, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		o.FieldSelector = podSelector
+		return core.Pods(metav1.NamespaceAll).Watch(ctx, o)
+	})
+	if err := c.podInformer.SetTransform(trimPod); err != nil {
+		log.Warn("pod informer transform not set", "err", err)
+	}
+	c.nadInformer = newInformer(&nadv1.NetworkAttachmentDefinition{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return nads.NetworkAttachmentDefinitions(metav1.NamespaceAll).List(ctx, o)
+	}, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+		return nads.NetworkAttachmentDefinitions(metav1.NamespaceAll).Watch(ctx, o)
+	})
 	if err := c.nadInformer.SetTransform(trimNAD(cfg.MaxNADConfigBytes)); err != nil {
 		log.Warn("NAD informer transform not set", "err", err)
 	}
-	c.nadLister = nadInf.Lister()
 
 	c.broadcaster = record.NewBroadcaster()
 	c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: EventComponent})
 	return c
+}
+
+// newInformer is a cache of one resource kind, keyed namespace/name.
+func newInformer(obj runtime.Object,
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error),
+	watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error),
+) cache.SharedIndexInformer {
+	lw := &cache.ListWatch{ListWithContextFunc: list, WatchFuncWithContext: watchFn}
+	return cache.NewSharedIndexInformer(lw, obj, 0, cache.Indexers{})
 }
 
 // Start starts the informers and the event sink, which run until ctx
@@ -194,13 +227,13 @@ func newClient(cfg Config, log *slog.Logger, core kubernetes.Interface, nads nad
 // Config.SyncTimeout). A sync failure is not fatal for lookups: they fall
 // back to live GETs, and the informers keep retrying.
 func (c *Client) Start(ctx context.Context) error {
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.core.CoreV1().Events("")})
+	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.core.Events("")})
 	go func() {
 		<-ctx.Done()
 		c.broadcaster.Shutdown()
 	}()
-	c.podFactory.Start(ctx.Done())
-	c.nadFactory.Start(ctx.Done())
+	go c.podInformer.RunWithContext(ctx)
+	go c.nadInformer.RunWithContext(ctx)
 	wait := ctx
 	if c.cfg.SyncTimeout > 0 {
 		var cancel context.CancelFunc
@@ -224,8 +257,9 @@ func (c *Client) Status() attach.StatusWriter { return statusWriter{c} }
 // Events returns the attach.Events; it also implements resolve.Warner.
 func (c *Client) Events() attach.Events { return events{c.recorder} }
 
-// Clientset is the typed API client (protobuf), for the device-ID lookup.
-func (c *Client) Clientset() kubernetes.Interface { return c.core }
+// Resource is the resource.k8s.io/v1 client (protobuf), for the DRA
+// device-ID lookup; nil on fake clients.
+func (c *Client) Resource() resourcev1.ResourceV1Interface { return c.resource }
 
 // NADs returns the resolve.NADGetter; it also implements resolve.NADProber.
 func (c *Client) NADs() resolve.NADGetter { return nadSource{c} }
@@ -310,3 +344,14 @@ func trimNAD(maxConfig int) func(obj any) (any, error) {
 // set it counts this node's pods only (the integration tier checks that
 // foreign pods stay out).
 func (c *Client) CachedPods() int { return len(c.podInformer.GetStore().ListKeys()) }
+
+// cached returns the object the informer holds under namespace/name.
+func cached[T any](inf cache.SharedIndexInformer, namespace, name string) (T, bool) {
+	var zero T
+	obj, ok, err := inf.GetStore().GetByKey(namespace + "/" + name)
+	if err != nil || !ok {
+		return zero, false
+	}
+	out, ok := obj.(T)
+	return out, ok
+}

@@ -41,7 +41,7 @@ func TestNewFromKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if qps := c.core.CoreV1().RESTClient().(*rest.RESTClient).GetRateLimiter().QPS(); qps != 7 {
+	if qps := c.core.RESTClient().(*rest.RESTClient).GetRateLimiter().QPS(); qps != 7 {
 		t.Errorf("QPS = %v, want 7", qps)
 	}
 	// Not started: lookups go straight to the API.

@@ -65,7 +65,7 @@ func testClientWith(t *testing.T, cfg Config, reactors func(*fake.Clientset), ob
 	if reactors != nil {
 		reactors(core)
 	}
-	c := newClient(cfg, nil, core, nads)
+	c := newClient(cfg, nil, core.CoreV1(), nads.K8sCniCncfIoV1())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if err := c.Start(ctx); err != nil {
@@ -263,6 +263,57 @@ func TestUpdateNetworkStatus(t *testing.T) {
 	}
 	if conflicts.Load() != before {
 		t.Error("the status of a recreated pod was written")
+	}
+}
+
+// SetNetworkStatus is one merge patch of pods/status, with the UID and no
+// read first; an empty list removes the annotation.
+func TestSetNetworkStatus(t *testing.T) {
+	var patches []string
+	var others atomic.Int32
+	c, core, _ := testClientWith(t, Config{}, func(core *fake.Clientset) {
+		core.PrependReactor("*", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			switch p := a.(type) {
+			case k8stesting.PatchAction:
+				if p.GetSubresource() != "status" || p.GetPatchType() != k8stypes.MergePatchType {
+					t.Errorf("patch %s of %q, want a merge patch of status", p.GetPatchType(), p.GetSubresource())
+				}
+				patches = append(patches, string(p.GetPatch()))
+			case k8stesting.ListAction, k8stesting.WatchAction:
+			default:
+				others.Add(1)
+			}
+			return false, nil, nil
+		})
+	}, testPod("ns", "p", "uid-1", map[string]string{"keep": "me"}))
+	ctx := context.Background()
+	ref := attach.PodRef{Namespace: "ns", Name: "p", UID: "uid-1"}
+	eth0 := nadv1.NetworkStatus{Name: "flannel", Interface: "eth0", IPs: []string{"10.1.0.5"}, Default: true}
+	if err := c.Status().SetNetworkStatus(ctx, ref, []nadv1.NetworkStatus{eth0}); err != nil {
+		t.Fatal(err)
+	}
+	pod, _ := core.CoreV1().Pods("ns").Get(ctx, "p", metav1.GetOptions{})
+	want, _ := netstatus.Format([]nadv1.NetworkStatus{eth0})
+	if got := pod.Annotations[nadv1.NetworkStatusAnnot]; got != want || pod.Annotations["keep"] != "me" {
+		t.Fatalf("annotations = %v, want network-status %s and the others kept", pod.Annotations, want)
+	}
+	if err := c.Status().SetNetworkStatus(ctx, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	pod, _ = core.CoreV1().Pods("ns").Get(ctx, "p", metav1.GetOptions{})
+	if v, ok := pod.Annotations[nadv1.NetworkStatusAnnot]; ok {
+		t.Errorf("empty list left the annotation: %s", v)
+	}
+	if len(patches) != 2 || !strings.Contains(patches[0], `"uid":"uid-1"`) || !strings.Contains(patches[1], `"k8s.v1.cni.cncf.io/network-status":null`) {
+		t.Errorf("patches = %q", patches)
+	}
+	// The test's own two GETs are the only other pod requests.
+	if n := others.Load(); n != 2 {
+		t.Errorf("%d pod requests besides the patches and the informer's, want the test's 2 GETs", n)
+	}
+	// A pod that is gone is not an error.
+	if err := c.Status().SetNetworkStatus(ctx, attach.PodRef{Namespace: "ns", Name: "gone", UID: "x"}, []nadv1.NetworkStatus{eth0}); err != nil {
+		t.Errorf("gone pod: %v", err)
 	}
 }
 

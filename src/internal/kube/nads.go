@@ -34,11 +34,11 @@ func (n nadSource) GetNAD(ctx context.Context, namespace, name string) (*nadv1.N
 	defer cancel()
 	delay := nadRetryFirst
 	for {
-		nad, err := n.c.nadLister.NetworkAttachmentDefinitions(namespace).Get(name)
-		if err == nil {
+		if nad, ok := cached[*nadv1.NetworkAttachmentDefinition](n.c.nadInformer, namespace, name); ok {
 			return nad.DeepCopy(), nil
 		}
-		if nad, err = n.get(retryCtx, namespace, name); err == nil {
+		nad, err := n.get(retryCtx, namespace, name)
+		if err == nil {
 			return nad, nil
 		}
 		select {
@@ -55,8 +55,7 @@ func (n nadSource) GetNAD(ctx context.Context, namespace, name string) (*nadv1.N
 // live GET on every ADD, nor fail while the API is down); one live GET
 // before that.
 func (n nadSource) ProbeNAD(ctx context.Context, namespace, name string) (*nadv1.NetworkAttachmentDefinition, error) {
-	nad, err := n.c.nadLister.NetworkAttachmentDefinitions(namespace).Get(name)
-	if err == nil {
+	if nad, ok := cached[*nadv1.NetworkAttachmentDefinition](n.c.nadInformer, namespace, name); ok {
 		return nad.DeepCopy(), nil
 	}
 	if n.c.nadInformer.HasSynced() {
@@ -69,7 +68,7 @@ func (n nadSource) ProbeNAD(ctx context.Context, namespace, name string) (*nadv1
 func (n nadSource) get(ctx context.Context, namespace, name string) (*nadv1.NetworkAttachmentDefinition, error) {
 	getCtx, cancel := context.WithTimeout(ctx, n.c.cfg.APITimeout)
 	defer cancel()
-	nad, err := n.c.nads.K8sCniCncfIoV1().NetworkAttachmentDefinitions(namespace).Get(getCtx, name, metav1.GetOptions{})
+	nad, err := n.c.nads.NetworkAttachmentDefinitions(namespace).Get(getCtx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("%w: %w", resolve.ErrNADNotFound, err)

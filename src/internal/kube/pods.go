@@ -36,7 +36,7 @@ func (s podSource) GetPod(ctx context.Context, ref attach.PodRef, op attach.Op) 
 	}
 	getCtx, cancel := context.WithTimeout(ctx, s.c.cfg.APITimeout)
 	defer cancel()
-	live, err := s.c.core.CoreV1().Pods(ref.Namespace).Get(getCtx, ref.Name, metav1.GetOptions{})
+	live, err := s.c.core.Pods(ref.Namespace).Get(getCtx, ref.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("pod %s/%s: %w", ref.Namespace, ref.Name, attach.ErrPodNotFound)
@@ -65,8 +65,8 @@ func (s podSource) fromCache(ctx context.Context, ref attach.PodRef, op attach.O
 		return nil
 	}
 	lookup := func() *corev1.Pod {
-		pod, err := s.c.podLister.Pods(ref.Namespace).Get(ref.Name)
-		if err != nil || !uidMatches(pod, ref) {
+		pod, ok := cached[*corev1.Pod](s.c.podInformer, ref.Namespace, ref.Name)
+		if !ok || !uidMatches(pod, ref) {
 			return nil
 		}
 		return pod.DeepCopy()

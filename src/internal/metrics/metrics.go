@@ -28,6 +28,7 @@ type Metrics struct {
 	deleteRetries   *prometheus.CounterVec
 	deleteGiveUps   prometheus.Counter
 	orphansReleased prometheus.Counter
+	apiRequests     *prometheus.CounterVec
 }
 
 // Buckets from 5 ms to about 80 s: delegates range from a few ms (bridge)
@@ -80,10 +81,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "multus_reconcile_released_total",
 			Help: "Containers released by reconciliation because their pod and netns were gone.",
 		}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "multus_apiserver_requests_total",
+			Help: "Requests the daemon sent to the Kubernetes API server, by verb (get, list, watch, create, update, patch, delete) and resource (pods, pods/status, events, ...).",
+		}, []string{"verb", "resource"}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.requests, m.commandLatency, m.delegateLatency, m.delegateErrors, m.inFlight, m.corruptCache,
-		m.pendingDeletes, m.deleteRetries, m.deleteGiveUps, m.orphansReleased,
+		m.pendingDeletes, m.deleteRetries, m.deleteGiveUps, m.orphansReleased, m.apiRequests,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -134,6 +139,11 @@ func (m *Metrics) DeleteRetried(result string) {
 
 // OrphanReleased counts one container released by reconciliation.
 func (m *Metrics) OrphanReleased() { m.orphansReleased.Inc() }
+
+// APIRequest counts one request to the API server (kube.RequestObserver).
+func (m *Metrics) APIRequest(verb, resource string) {
+	m.apiRequests.WithLabelValues(verb, resource).Inc()
+}
 
 // Handler serves /metrics from g and, with pprof, /debug/pprof/*.
 func Handler(g prometheus.Gatherer, enablePprof bool) http.Handler {

@@ -41,6 +41,9 @@ func TestRecorders(t *testing.T) {
 	m.DeleteRetried("failed")
 	m.DeleteRetried("gave-up")
 	m.OrphanReleased()
+	m.APIRequest("patch", "pods/status")
+	m.APIRequest("patch", "pods/status")
+	m.APIRequest("create", "events")
 
 	tests := []struct {
 		name   string
@@ -57,6 +60,8 @@ func TestRecorders(t *testing.T) {
 		{"multus_delete_retries_total", map[string]string{"result": "gave-up"}, 1},
 		{"multus_delete_giveups_total", nil, 1},
 		{"multus_reconcile_released_total", nil, 1},
+		{"multus_apiserver_requests_total", map[string]string{"verb": "patch", "resource": "pods/status"}, 2},
+		{"multus_apiserver_requests_total", map[string]string{"verb": "create", "resource": "events"}, 1},
 		// Histograms: the sample count.
 		{"multus_command_duration_seconds", map[string]string{"handler": "/cni", "command": "ADD", "result": "ok"}, 1},
 		{"multus_command_duration_seconds", map[string]string{"handler": "/cni", "command": "DEL", "result": "error"}, 1},

@@ -348,6 +348,20 @@ func TestDaemonWritesAreNodeScoped(t *testing.T) {
 		if err == nil || !errors.As(err, &status) || !strings.Contains(err.Error(), "may only write pods bound to that node") {
 			t.Fatalf("UpdateNetworkStatus on node B's pod: %v, want the policy's refusal", err)
 		}
+		// ADD's write is a merge patch of pods/status: the policy sees it
+		// as an update and judges it the same way.
+		added := []nadv1.NetworkStatus{{Name: "tenant/macvlan", Interface: "net1", IPs: []string{"10.1.0.6"}}}
+		if err := client.Status().SetNetworkStatus(ctx, ref, added); err != nil {
+			t.Fatalf("SetNetworkStatus on node A's pod: %v", err)
+		}
+		got, err = c.admin.CoreV1().Pods(ns).Get(ctx, podA.Name, metav1.GetOptions{})
+		if err != nil || !strings.Contains(got.Annotations[statusKey], `"10.1.0.6"`) {
+			t.Fatalf("annotation after the daemon's patch: %q, %v", got.Annotations[statusKey], err)
+		}
+		err = client.Status().SetNetworkStatus(ctx, refB, added)
+		if err == nil || !strings.Contains(err.Error(), "may only write pods bound to that node") {
+			t.Fatalf("SetNetworkStatus on node B's pod: %v, want the policy's refusal", err)
+		}
 	})
 }
 

@@ -103,8 +103,8 @@ func (d *daemon) add(ctx context.Context, ref attach.PodRef) ([]*netconf.Delegat
 		}
 		statuses = append(statuses, st)
 	}
-	err = d.client.Status().UpdateNetworkStatus(ctx, ref, func([]nadv1.NetworkStatus) []nadv1.NetworkStatus { return statuses })
-	return ds, err
+	ref.UID = string(pod.UID)
+	return ds, d.client.Status().SetNetworkStatus(ctx, ref, statuses)
 }
 
 func nadClient(t *testing.T) nadclient.Interface {
