@@ -65,7 +65,7 @@ func runUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	for _, fn := range []func(context.Context, *upState) error{
-		e.upHost, e.upNodeImage, e.upArtifacts, e.upCluster, e.upLoad, e.upNetwork, e.upDaemon, e.upNADs,
+		e.upHost, e.upNodeImage, e.upArtifacts, e.upCluster, e.upLoad, e.upNetwork, e.upDaemon, e.upDRA, e.upNADs,
 	} {
 		if err := fn(ctx, st); err != nil {
 			return err
@@ -102,7 +102,7 @@ func runDeploy(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, fn := range []func(context.Context, *upState) error{e.upArtifacts, e.upLoad, e.upDaemon} {
+	for _, fn := range []func(context.Context, *upState) error{e.upArtifacts, e.upLoad, e.upDaemon, e.upDRA} {
 		if err := fn(ctx, st); err != nil {
 			return err
 		}
