@@ -140,6 +140,7 @@ func TestDaemonSetHostPaths(t *testing.T) {
 		"/run/netns":                      "the daemon opens pod netns itself",
 		"/var/lib/kubelet/pod-resources":  "device IDs",
 		"/var/lib/kubelet/device-plugins": "device IDs (checkpoint fallback)",
+		"/run/k8s.cni.cncf.io":            "device-info files shared with device plugins, DRA drivers and delegates",
 		"/etc/cni/multus/net.d":           "confDir for NADs with an empty spec",
 	}
 	ds := only(t, "DaemonSet")

@@ -342,6 +342,8 @@ type faultRecord struct {
 	ContainerID string    `json:"containerID"`
 	IfName      string    `json:"ifname"`
 	Args        string    `json:"args"`
+	// Config is the network config cni-fault received on stdin.
+	Config json.RawMessage `json:"config"`
 }
 
 // faultRecords returns cni-fault's calls on node for the pod, oldest first.

@@ -50,16 +50,18 @@ var (
 	networkAction   = action{"cluster network: flannel, nodes ready", (*env).upNetwork}                  // nodes.go
 	daemonAction    = action{"multus daemon applied and rolled out", (*env).upDaemon}                    // daemon.go
 	nadsAction      = action{"lab NADs", (*env).upNADs}                                                  // daemon.go
+	draAction       = action{"DRA test driver applied and rolled out", (*env).upDRA}                     // dra.go
 )
 
 var (
 	// upActions bring the lab up, or repair it (make lab-up).
-	upActions = []action{hostAction, nodeImageAction, artifactsAction, clusterAction, loadAction, networkAction, daemonAction, nadsAction}
+	upActions = []action{hostAction, nodeImageAction, artifactsAction, clusterAction, loadAction, networkAction, daemonAction, draAction, nadsAction}
 	// loadActions rebuild our binaries and images and load them into the running cluster
 	// (make lab-load).
 	loadActions = []action{artifactsAction, loadAction}
-	// deployActions are load, then the daemon applied and rolled out (make lab-deploy).
-	deployActions = []action{artifactsAction, loadAction, daemonAction}
+	// deployActions are load, then the daemon and the DRA test driver applied and rolled
+	// out (make lab-deploy).
+	deployActions = []action{artifactsAction, loadAction, daemonAction, draAction}
 )
 
 // runActions runs actions in order and stops at the first that fails; that error names

@@ -24,9 +24,9 @@ func TestActionLists(t *testing.T) {
 		list []action
 		want []action
 	}{
-		{"up", upActions, []action{hostAction, nodeImageAction, artifactsAction, clusterAction, loadAction, networkAction, daemonAction, nadsAction}},
+		{"up", upActions, []action{hostAction, nodeImageAction, artifactsAction, clusterAction, loadAction, networkAction, daemonAction, draAction, nadsAction}},
 		{"load", loadActions, []action{artifactsAction, loadAction}},
-		{"deploy", deployActions, []action{artifactsAction, loadAction, daemonAction}},
+		{"deploy", deployActions, []action{artifactsAction, loadAction, daemonAction, draAction}},
 	} {
 		if got, want := names(tc.list), names(tc.want); !slices.Equal(got, want) {
 			t.Errorf("%s runs %q, want %q", tc.cmd, got, want)

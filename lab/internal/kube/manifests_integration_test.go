@@ -37,6 +37,10 @@ func TestIntegrationManifestsServerDryRun(t *testing.T) {
 		"deployments/" + deployments.UpstreamFile:   deployments.UpstreamObjects,
 		"the lab's flannel":                         func() ([]*unstructured.Unstructured, error) { return deployments.Decode(addons.Flannel) },
 		"fixtures/nad/lab-*.yaml":                   addons.LabNADs,
+		"deployments/" + deployments.DRADir + "/":   func() ([]*unstructured.Unstructured, error) { return deployments.OptionalObjects(deployments.DRADir) },
+		"deployments/" + deployments.PerNodeCertificateDir + "/": func() ([]*unstructured.Unstructured, error) {
+			return deployments.OptionalObjects(deployments.PerNodeCertificateDir)
+		},
 	}
 	var all [][]*unstructured.Unstructured
 	for name, get := range sets {

@@ -24,6 +24,9 @@ const (
 	DaemonImage  = "localhost/multus-thick:lab"
 	TestPodImage = "localhost/mt-testpod:lab"
 	FlannelImage = addons.FlannelImage
+	// DRAPluginImage is the DRA test driver's (deployments/dra/), built
+	// only when named: it is a test fixture, not one of the lab's three.
+	DRAPluginImage = "localhost/mt-dra-plugin:lab"
 )
 
 // DaemonBinDir is where the daemon image keeps its binaries, as upstream's
@@ -36,7 +39,7 @@ const DaemonBinDir = "/usr/src/multus-cni/bin"
 // The rest are optional lab tools.
 var (
 	daemonRequired = []string{"multus-daemon", "multus-shim", "install_multus", "passthru"}
-	daemonOptional = []string{"cni-fault"}
+	daemonOptional = []string{"cni-fault", "cert-approver"}
 )
 
 // daemonAliases are extra names in DaemonBinDir: install-multus is the name
@@ -72,6 +75,8 @@ func Specs(in Inputs, refs ...string) (map[string]image.Spec, error) {
 			spec, err = daemonSpec(in)
 		case TestPodImage, FlannelImage:
 			spec, err = supportSpec(in, ref)
+		case DRAPluginImage:
+			spec, err = draPluginSpec(in)
 		default:
 			err = fmt.Errorf("unknown lab image %q", ref)
 		}
@@ -108,6 +113,19 @@ func daemonSymlinks() map[string]string {
 	links := map[string]string{"/var/run": "../run"}
 	maps.Copy(links, daemonAliases)
 	return links
+}
+
+// draPluginSpec is one static binary, nothing else.
+func draPluginSpec(in Inputs) (image.Spec, error) {
+	src := filepath.Join(in.BinDir, "mt-dra-plugin")
+	if _, err := os.Stat(src); err != nil {
+		return image.Spec{}, fmt.Errorf("image %s needs %s (run make build): %w", DRAPluginImage, src, err)
+	}
+	return image.Spec{
+		Ref:    DRAPluginImage,
+		Layers: []image.Layer{{Files: []image.File{{Src: src, Dst: "/mt-dra-plugin", Mode: 0o755}}}},
+		Config: image.Config{Entrypoint: []string{"/mt-dra-plugin"}},
+	}, nil
 }
 
 func supportSpec(in Inputs, ref string) (image.Spec, error) {

@@ -131,3 +131,32 @@ func TestBuildIDsFollowContent(t *testing.T) {
 		}
 	}
 }
+
+// The DRA test driver's image is its one binary, built only when asked
+// for; cert-approver rides in the daemon's image once built, beside the
+// others (deployments/per-node-certificate runs it from there).
+func TestDRAPluginImageAndCertApprover(t *testing.T) {
+	in := fakeInputs(t, "multus-daemon", "multus-shim", "install_multus", "passthru", "cert-approver")
+	if _, err := Specs(in, DRAPluginImage); err == nil || !strings.Contains(err.Error(), "mt-dra-plugin") || !strings.Contains(err.Error(), "make build") {
+		t.Fatalf("err = %v, want one naming mt-dra-plugin and make build", err)
+	}
+	in = fakeInputs(t, "multus-daemon", "multus-shim", "install_multus", "passthru", "cert-approver", "mt-dra-plugin")
+	specs, err := Specs(in, DaemonImage, DRAPluginImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dra := specs[DRAPluginImage]
+	if f := dra.Layers[0].Files; len(f) != 1 || f[0].Dst != "/mt-dra-plugin" || len(dra.Config.Entrypoint) != 1 || dra.Config.Entrypoint[0] != "/mt-dra-plugin" {
+		t.Fatalf("DRA plugin image = %+v", dra)
+	}
+	found := false
+	for _, f := range specs[DaemonImage].Layers[0].Files {
+		found = found || f.Dst == DaemonBinDir+"/cert-approver"
+	}
+	if !found {
+		t.Fatalf("daemon image lacks %s/cert-approver", DaemonBinDir)
+	}
+	if all, err := Specs(in); err != nil || len(all) != 3 {
+		t.Fatalf("default specs = %d images (%v), want the three without the DRA plugin", len(all), err)
+	}
+}
