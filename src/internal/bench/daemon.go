@@ -22,6 +22,10 @@ type Subject struct {
 	Name   string
 	Shim   string
 	Daemon string
+	// InCluster: the daemon only knows in-cluster credentials (upstream's
+	// thick daemon), so it gets a service-account view of the API server
+	// instead of a kubeconfig.
+	InCluster bool
 }
 
 // subjectDirs is the on-disk layout of one subject's daemon.
@@ -32,12 +36,21 @@ type subjectDirs struct {
 	cniDir     string // scratch delegate cache
 	config     string // daemon-config.json
 	log        string // daemon stdout+stderr
+	// metricsPort is the daemon's loopback metrics listener (metricsPort,
+	// metricsBindAddress), read for its API request counter.
+	metricsPort int
+	// inCluster, when set, replaces the kubeconfig (Subject.InCluster).
+	inCluster *inCluster
+	// saTarget is where inCluster.dir is mounted (ServiceAccountDir, resolved).
+	saTarget string
 }
 
 // daemonConfig is the daemon-config.json the harness gives every subject.
-// Upstream keys only, plus kubeconfig (a host cannot use in-cluster config).
+// Upstream keys, plus kubeconfig unless the subject reads in-cluster
+// credentials, and metricsBindAddress (ours) so the metrics listener stays
+// on loopback.
 func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel string) map[string]any {
-	return map[string]any{
+	conf := map[string]any{
 		"cniVersion":          "1.0.0",
 		"multusConfigFile":    "auto",
 		"multusAutoconfigDir": autoconfDir,
@@ -50,6 +63,14 @@ func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel s
 		"logLevel":            logLevel,
 		"logToStderr":         true,
 	}
+	if d.metricsPort > 0 {
+		conf["metricsPort"] = d.metricsPort
+		conf["metricsBindAddress"] = "127.0.0.1"
+	}
+	if d.inCluster != nil {
+		delete(conf, "kubeconfig")
+	}
+	return conf
 }
 
 // daemonProc is a running daemon.
@@ -73,22 +94,33 @@ func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeco
 	// Not CommandContext: the harness stops the daemon itself (SIGTERM,
 	// then SIGKILL) so its graceful shutdown is exercised.
 	cmd := exec.Command(s.Daemon, "-config", d.config)
-	cmd.Env = append(os.Environ(), "MULTUS_NODE_NAME="+nodeName, "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(os.Environ(), "MULTUS_NODE_NAME="+nodeName)
+	if d.inCluster != nil {
+		cmd.Env = append(cmd.Env, d.inCluster.env...)
+	} else {
+		cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a terminal's ^C reaches the harness, which then
 	// stops the daemon in order instead of both racing. Pdeathsig covers the
 	// case the harness cannot clean up (SIGKILL): the daemon goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	p := &daemonProc{cmd: cmd, done: make(chan struct{}), log: logf}
+	exited := func(err error) {
+		p.err = err
+		close(p.done)
+	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if d.inCluster != nil {
+		err = startInMountNS(cmd, d.inCluster.dir, d.saTarget, exited)
+	} else if err = cmd.Start(); err == nil {
+		go func() { exited(cmd.Wait()) }()
+	}
+	if err != nil {
 		logf.Close()
 		return nil, 0, fmt.Errorf("start %s: %w", s.Daemon, err)
 	}
-	p := &daemonProc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), log: logf}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
+	p.pid = cmd.Process.Pid
 
 	client := socketClient(d.socketDir)
 	conf := filepath.Join(d.cniConfDir, "00-multus.conf")

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,6 +96,10 @@ type harness struct {
 	netnsSeq     int
 	nadConf      []byte
 	cleanups     []func(context.Context) error
+	// saToken and saTarget serve the subjects that read in-cluster
+	// credentials (Subject.InCluster); empty when there are none.
+	saToken  []byte
+	saTarget string
 }
 
 // Run performs the whole benchmark and writes bench.json, bench.md and
@@ -285,6 +290,33 @@ func (h *harness) setup(ctx context.Context) error {
 		}
 	}
 	h.log.Info("bench objects created", "pods", len(objs), "node", h.cfg.NodeName)
+	return h.setupInCluster(ctx)
+}
+
+// setupInCluster prepares the service-account view for the subjects that
+// only know in-cluster credentials: a token, the mount point, and
+// /run/netns as a shared mount (what `ip netns add` makes it), so that the
+// namespaces created after such a daemon starts reach its mount namespace.
+func (h *harness) setupInCluster(ctx context.Context) error {
+	if !slices.ContainsFunc(h.cfg.Subjects, func(s Subject) bool { return s.InCluster }) {
+		return nil
+	}
+	probe := []string{h.prefix + "-probe"}
+	if err := h.host.addNetns(ctx, probe); err != nil {
+		return err
+	}
+	if err := h.host.delNetns(ctx, probe); err != nil {
+		return err
+	}
+	target, undo, err := mountPoint(ServiceAccountDir)
+	if err != nil {
+		return fmt.Errorf("service-account mount point: %w", err)
+	}
+	h.onCleanup(func(context.Context) error { return undo() })
+	h.saTarget = target
+	if h.saToken, err = h.cl.serviceAccountToken(ctx, "kube-system", "multus"); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -327,6 +359,16 @@ func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
 		cniConfDir: filepath.Join(base, "net.d"), cniDir: filepath.Join(base, "cni"),
 		config: filepath.Join(base, "daemon-config.json"),
 		log:    filepath.Join(h.cfg.OutDir, "daemon-"+s.Name+".log"),
+	}
+	if d.metricsPort, err = freeLoopbackPort(); err != nil {
+		return subjectDirs{}, err
+	}
+	if s.InCluster {
+		view, err := writeInCluster(filepath.Join(base, "serviceaccount"), h.cl.host, h.saToken, h.cl.caData, "kube-system")
+		if err != nil {
+			return subjectDirs{}, fmt.Errorf("subject %s: %w", s.Name, err)
+		}
+		d.inCluster, d.saTarget = &view, h.saTarget
 	}
 	for _, dir := range []string{d.cniConfDir, d.cniDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
