@@ -37,11 +37,11 @@ func TestLatencies(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := []struct {
-		name     string
-		got      float64
-		want     float64
-		gotN     int
-		wantN    int
+		name  string
+		got   float64
+		want  float64
+		gotN  int
+		wantN int
 	}{
 		{"ready observed p50", l.Ready.P50, 2250, l.Ready.N, 2},
 		{"ready observed max", l.Ready.Max, 3000, l.Ready.N, 2},
