@@ -100,6 +100,15 @@ type harness struct {
 	// credentials (Subject.InCluster); empty when there are none.
 	saToken  []byte
 	saTarget string
+	// notes end up in the report's notes (what was not measured, and why).
+	notes []string
+}
+
+func (h *harness) notef(format string, args ...any) {
+	n := fmt.Sprintf(format, args...)
+	if !slices.Contains(h.notes, n) {
+		h.notes = append(h.notes, n)
+	}
 }
 
 // Run performs the whole benchmark and writes bench.json, bench.md and
@@ -128,6 +137,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (rep Report, err err
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
 		defer ccancel()
 		err = errors.Join(err, h.cleanup(cctx))
+		rep.Notes = append(rep.Notes, h.notes...)
 		rep.Finished = time.Now().UTC()
 		err = errors.Join(err, h.writeOutputs(rep))
 	}()
@@ -454,7 +464,9 @@ func (h *harness) prepareSubject(ctx context.Context, k int, s Subject, res *Sub
 	if err := h.shimProcCost(ctx, s, shimDir, confBytes, &res.Side); err != nil {
 		return nil, err
 	}
-	return h.participantFor(k, s.Name, sd, &res.Side, p.pid), nil
+	part := h.participantFor(k, s.Name, sd, &res.Side, p.pid)
+	part.metricsPort = d.metricsPort
+	return part, nil
 }
 
 // shimProcCost measures the shim as a process: VERSION (answered without the
