@@ -1,19 +1,20 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/internal/client"
 )
 
 // Subject is a shim/daemon pair under test. Any pair that speaks the upstream
@@ -85,7 +86,7 @@ type daemonProc struct {
 // startDaemon starts the subject's daemon and waits until it is ready: its
 // /readyz answers 200 and 00-multus.conf exists. It returns the time from
 // exec to ready.
-func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeconfig string, timeout time.Duration) (*daemonProc, time.Duration, error) {
+func startDaemon(ctx context.Context, s Subject, d subjectDirs, env []string, nodeName, kubeconfig string, timeout time.Duration) (*daemonProc, time.Duration, error) {
 	logf, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, 0, err
@@ -94,7 +95,7 @@ func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeco
 	// Not CommandContext: the harness stops the daemon itself (SIGTERM,
 	// then SIGKILL) so its graceful shutdown is exercised.
 	cmd := exec.Command(s.Daemon, "-config", d.config)
-	cmd.Env = append(os.Environ(), "MULTUS_NODE_NAME="+nodeName)
+	cmd.Env = append(slices.Clone(env), "MULTUS_NODE_NAME="+nodeName)
 	if d.inCluster != nil {
 		cmd.Env = append(cmd.Env, d.inCluster.env...)
 	} else {
@@ -122,14 +123,14 @@ func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeco
 	}
 	p.pid = cmd.Process.Pid
 
-	client := socketClient(d.socketDir)
+	sock := client.New(filepath.Join(d.socketDir, api.SocketName))
 	conf := filepath.Join(d.cniConfDir, "00-multus.conf")
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, err := os.Stat(conf); err == nil && readyz(ctx, client) {
+		if _, err := os.Stat(conf); err == nil && ready(ctx, sock) {
 			return p, time.Since(start), nil
 		}
 		select {
@@ -175,34 +176,12 @@ func (p *daemonProc) alive() bool {
 	}
 }
 
-// socketClient talks HTTP over the daemon's unix socket, like the shim.
-func socketClient(socketDir string) *http.Client {
-	sock := filepath.Join(socketDir, "multus.sock")
-	return &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{
-			DisableKeepAlives: true,
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "unix", sock)
-			},
-		},
-	}
-}
-
-// readyz is the shim's readiness probe: POST /readyz with the body "null".
-func readyz(ctx context.Context, c *http.Client) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://dummy/readyz", bytes.NewReader([]byte("null")))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+// ready is one readiness probe as the shim sends it, bounded so a wedged
+// daemon cannot stall the wait loop.
+func ready(ctx context.Context, c *client.Client) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return c.Readyz(ctx) == nil
 }
 
 func writeJSON(path string, v any) error {

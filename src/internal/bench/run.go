@@ -34,6 +34,19 @@ type Config struct {
 	// DaemonLogLevel goes into daemon-config (upstream names: debug, verbose,
 	// error, panic); "error" keeps logging out of the figures.
 	DaemonLogLevel string
+	// Env is the environment the daemons and plugins start with (the
+	// caller's, normally); PATH in it is the plugins' PATH.
+	Env []string
+}
+
+// path is PATH from cfg.Env.
+func (c Config) path() string {
+	for _, kv := range c.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // ParamsFor returns the counts and pauses of a mode. quick fits in under two
@@ -102,6 +115,30 @@ type harness struct {
 	saTarget string
 	// notes end up in the report's notes (what was not measured, and why).
 	notes []string
+	// rep is the report the phases fill in; parts are the prepared sides
+	// (subjects, then the floor) the latency phases alternate between.
+	rep   *Report
+	parts []*participant
+}
+
+// phase is one named step of a run over the harness's shared state.
+type phase struct {
+	name string
+	run  func(context.Context) error
+}
+
+// phases is the order of a run: every side is prepared first (daemons
+// started and left running), so the latency phases can alternate between
+// sides; the loaded-cluster restarts come last because the foreign objects
+// stay.
+func (h *harness) phases() []phase {
+	return []phase{
+		{"setup", h.setup},
+		{"prepare subjects", h.prepareSubjects},
+		{"prepare floor", h.prepareFloorSide},
+		{"latency", h.latency},
+		{"loaded cluster", h.loaded},
+	}
 }
 
 func (h *harness) notef(format string, args ...any) {
@@ -145,42 +182,60 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (rep Report, err err
 	if cfg.TimeBin == "" {
 		rep.Notes = append(rep.Notes, "peak RSS of short processes (VERSION, unknown-container DEL) not measured: no GNU time")
 	}
-	if err := h.setup(ctx); err != nil {
-		return rep, fmt.Errorf("setup: %w", err)
-	}
-	// Every side is prepared first (daemons started and left running), so
-	// the latency phases can alternate between sides.
-	rep.Subjects = make([]SubjectResult, len(cfg.Subjects))
-	var parts []*participant
-	for i, s := range cfg.Subjects {
-		p, err := h.prepareSubject(ctx, i, s, &rep.Subjects[i])
-		if err != nil {
-			rep.Subjects = rep.Subjects[:i+1]
-			return rep, fmt.Errorf("subject %s: %w", s.Name, err)
-		}
-		parts = append(parts, p)
-	}
-	floor, err := h.prepareFloor(ctx, &rep.Floor)
-	if err != nil {
-		return rep, fmt.Errorf("floor: %w", err)
-	}
-	parts = append(parts, floor)
-	if err := h.latencyPhases(ctx, parts); err != nil {
-		return rep, err
-	}
-	h.stopDaemons()
-	if len(cfg.Subjects) == 0 {
-		return rep, nil
-	}
-	if err := h.populateForeign(ctx); err != nil {
-		return rep, fmt.Errorf("foreign objects: %w", err)
-	}
-	for i, s := range cfg.Subjects {
-		if err := h.runLoaded(ctx, s, &rep.Subjects[i]); err != nil {
-			return rep, fmt.Errorf("subject %s, loaded cluster: %w", s.Name, err)
+	h.rep = &rep
+	for _, ph := range h.phases() {
+		if err := ph.run(ctx); err != nil {
+			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+func (h *harness) prepareSubjects(ctx context.Context) error {
+	h.rep.Subjects = make([]SubjectResult, len(h.cfg.Subjects))
+	for i, s := range h.cfg.Subjects {
+		p, err := h.prepareSubject(ctx, i, s, &h.rep.Subjects[i])
+		if err != nil {
+			h.rep.Subjects = h.rep.Subjects[:i+1]
+			return fmt.Errorf("subject %s: %w", s.Name, err)
+		}
+		h.parts = append(h.parts, p)
+	}
+	return nil
+}
+
+func (h *harness) prepareFloorSide(ctx context.Context) error {
+	floor, err := h.prepareFloor(ctx, &h.rep.Floor)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	h.parts = append(h.parts, floor)
+	return nil
+}
+
+func (h *harness) latency(ctx context.Context) error {
+	if err := h.latencyPhases(ctx, h.parts); err != nil {
+		return err
+	}
+	h.stopDaemons()
+	return nil
+}
+
+// loaded fills the API with foreign objects and restarts every subject's
+// daemon against it (nothing to do for a floor-only run).
+func (h *harness) loaded(ctx context.Context) error {
+	if len(h.cfg.Subjects) == 0 {
+		return nil
+	}
+	if err := h.populateForeign(ctx); err != nil {
+		return fmt.Errorf("foreign objects: %w", err)
+	}
+	for i, s := range h.cfg.Subjects {
+		if err := h.runLoaded(ctx, s, &h.rep.Subjects[i]); err != nil {
+			return fmt.Errorf("subject %s, loaded cluster: %w", s.Name, err)
+		}
+	}
+	return nil
 }
 
 func (h *harness) onCleanup(fn func(context.Context) error) { h.cleanups = append(h.cleanups, fn) }
@@ -194,11 +249,29 @@ func (h *harness) cleanup(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// setup prepares the host and the API server; each step registers the
+// cleanup of what it made.
 func (h *harness) setup(ctx context.Context) error {
+	for _, st := range []phase{
+		{"sweep leftovers", h.sweepLeftovers},
+		{"work dirs", h.makeWorkDirs},
+		{"networks", h.makeNetworks},
+		{"API server", h.startAPIServer},
+		{"bench objects", h.createObjects},
+		{"in-cluster credentials", h.setupInCluster},
+	} {
+		if err := st.run(ctx); err != nil {
+			return fmt.Errorf("setup: %s: %w", st.name, err)
+		}
+	}
+	return nil
+}
+
+func (h *harness) sweepLeftovers(ctx context.Context) error {
 	// A run killed with SIGKILL leaves namespaces and links behind; they all
 	// start with "mtb", so sweep them first.
 	if n, err := (host{prefix: "mtb", ip: h.cfg.IPBin}).sweep(ctx); err != nil {
-		return fmt.Errorf("sweep leftovers: %w", err)
+		return err
 	} else if n > 0 {
 		h.log.Info("removed leftovers of an earlier run", "count", n)
 	}
@@ -206,6 +279,10 @@ func (h *harness) setup(ctx context.Context) error {
 		_, err := h.host.sweep(ctx)
 		return err
 	})
+	return nil
+}
+
+func (h *harness) makeWorkDirs(context.Context) error {
 	var err error
 	if h.work, err = os.MkdirTemp("", "mt-bench-"); err != nil {
 		return err
@@ -219,6 +296,12 @@ func (h *harness) setup(ctx context.Context) error {
 		}
 	}
 
+	return nil
+}
+
+// makeNetworks makes the macvlan master and writes the cluster network's
+// conflist and the NAD's config.
+func (h *harness) makeNetworks(ctx context.Context) error {
 	// The macvlan master: a veth pair on the host (no dummy links here).
 	h.master = h.prefix + "m0"
 	if err := h.host.addVethUp(ctx, h.master, h.prefix+"m1"); err != nil {
@@ -238,6 +321,7 @@ func (h *harness) setup(ctx context.Context) error {
 	if err := writeJSON(filepath.Join(h.autoconf, "10-bench-cluster.conflist"), cluster); err != nil {
 		return err
 	}
+	var err error
 	if h.nadConf, err = json.Marshal(map[string]any{
 		"cniVersion": "1.0.0", "name": macvlanNAD, "type": "macvlan", "master": h.master, "mode": "bridge",
 		"ipam": map[string]any{"type": "host-local", "dataDir": filepath.Join(h.ipamDir, "macvlan"),
@@ -245,7 +329,12 @@ func (h *harness) setup(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	return nil
+}
 
+// startAPIServer starts envtest's kube-apiserver and etcd and notes their
+// pids, whose CPU the daemons' API traffic costs.
+func (h *harness) startAPIServer(context.Context) error {
 	assets, err := ResolveAssets(h.cfg.AssetDirs)
 	if err != nil {
 		return err
@@ -265,6 +354,11 @@ func (h *harness) setup(ctx context.Context) error {
 		}
 	}
 
+	return nil
+}
+
+// createObjects creates the namespaces, the NAD and every side's pods.
+func (h *harness) createObjects(ctx context.Context) error {
 	for _, ns := range []string{benchNS, foreignNS} {
 		if err := h.cl.ensureNamespace(ctx, ns); err != nil {
 			return err
@@ -300,7 +394,7 @@ func (h *harness) setup(ctx context.Context) error {
 		}
 	}
 	h.log.Info("bench objects created", "pods", len(objs), "node", h.cfg.NodeName)
-	return h.setupInCluster(ctx)
+	return nil
 }
 
 // setupInCluster prepares the service-account view for the subjects that
@@ -390,12 +484,34 @@ func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
 
 // startTracked starts the subject's daemon and registers its stop.
 func (h *harness) startTracked(ctx context.Context, s Subject, d subjectDirs) (*daemonProc, time.Duration, error) {
-	p, took, err := startDaemon(ctx, s, d, h.cfg.NodeName, h.cl.kubeconfigPath, daemonTimeout)
+	p, took, err := startDaemon(ctx, s, d, h.cfg.Env, h.cfg.NodeName, h.cl.kubeconfigPath, daemonTimeout)
 	if err != nil {
 		return nil, 0, err
 	}
 	h.onCleanup(func(context.Context) error { return p.stop(10 * time.Second) })
 	return p, took, nil
+}
+
+// startRepeated starts the subject's daemon n times, measuring start to
+// ready each time, and stops all but the last, which it returns running.
+func (h *harness) startRepeated(ctx context.Context, s Subject, d subjectDirs, n int, res *SubjectResult) (*daemonProc, Dist, error) {
+	var p *daemonProc
+	var starts []time.Duration
+	for i := range n {
+		var took time.Duration
+		var err error
+		if p, took, err = h.startTracked(ctx, s, d); err != nil {
+			return nil, Dist{}, err
+		}
+		starts = append(starts, took)
+		h.log.Info("daemon ready", "subject", s.Name, "start", i+1, "took", took.Round(time.Millisecond))
+		if i < n-1 {
+			if err := p.stop(10 * time.Second); err != nil {
+				res.FirstErrors = append(res.FirstErrors, err.Error())
+			}
+		}
+	}
+	return p, Summarize(starts), nil
 }
 
 // prepareSubject starts the subject's daemon (start to ready, repeated),
@@ -408,22 +524,11 @@ func (h *harness) prepareSubject(ctx context.Context, k int, s Subject, res *Sub
 		return nil, err
 	}
 	// Start to ready, repeated; the last daemon stays up for the rest.
-	var p *daemonProc
-	var starts []time.Duration
-	for i := range h.params.Starts {
-		var took time.Duration
-		if p, took, err = h.startTracked(ctx, s, d); err != nil {
-			return nil, err
-		}
-		starts = append(starts, took)
-		h.log.Info("daemon ready", "subject", s.Name, "start", i+1, "took", took.Round(time.Millisecond))
-		if i < h.params.Starts-1 {
-			if err := p.stop(10 * time.Second); err != nil {
-				res.FirstErrors = append(res.FirstErrors, err.Error())
-			}
-		}
+	p, starts, err := h.startRepeated(ctx, s, d, h.params.Starts, res)
+	if err != nil {
+		return nil, err
 	}
-	res.StartToReady = Summarize(starts)
+	res.StartToReady = starts
 	h.daemons = append(h.daemons, p)
 
 	if err := sleepCtx(ctx, h.params.idleSettle()); err != nil {
@@ -472,24 +577,30 @@ func (h *harness) prepareSubject(ctx context.Context, k int, s Subject, res *Sub
 // shimProcCost measures the shim as a process: VERSION (answered without the
 // daemon) and DEL of a container nobody knows (one round trip).
 func (h *harness) shimProcCost(ctx context.Context, s Subject, shimDir string, conf []byte, res *Side) error {
-	path := os.Getenv("PATH")
 	var err error
-	res.Version, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "shim VERSION", func(ctx context.Context, timeBin string) (ProcRun, error) {
-		run, _, err := RunProcess(ctx, timeBin, s.Shim, envList(map[string]string{"CNI_COMMAND": "VERSION", "CNI_PATH": shimDir}, path), []byte(`{"cniVersion":"1.0.0"}`))
-		return run, err
-	}, res)
+	res.Version, err = h.execCost(ctx, "shim VERSION", s.Shim, func() map[string]string {
+		return map[string]string{"CNI_COMMAND": "VERSION", "CNI_PATH": shimDir}
+	}, []byte(`{"cniVersion":"1.0.0"}`), res)
 	if err != nil {
 		return err
 	}
-	res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "shim DEL of an unknown container", func(ctx context.Context, timeBin string) (ProcRun, error) {
+	res.DelUnknown, err = h.execCost(ctx, "shim DEL of an unknown container", s.Shim, func() map[string]string {
 		c := podCall{namespace: benchNS, name: "no-such-pod", containerID: randomID(32)}
-		run, _, err := RunProcess(ctx, timeBin, s.Shim, envList(map[string]string{
+		return map[string]string{
 			"CNI_COMMAND": "DEL", "CNI_CONTAINERID": c.containerID, "CNI_NETNS": "", "CNI_IFNAME": "eth0",
 			"CNI_ARGS": cniArgs(c), "CNI_PATH": shimDir,
-		}, path), conf)
+		}
+	}, conf, res)
+	return err
+}
+
+// execCost measures a plugin binary as a runtime runs it: vars (fresh for
+// every run, plus PATH) in its environment and stdin as its config.
+func (h *harness) execCost(ctx context.Context, what, bin string, vars func() map[string]string, stdin []byte, res *Side) (ProcCost, error) {
+	return procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, what, func(ctx context.Context, timeBin string) (ProcRun, error) {
+		run, _, err := RunProcess(ctx, timeBin, bin, envList(vars(), h.cfg.path()), stdin)
 		return run, err
 	}, res)
-	return err
 }
 
 // latencyPhases runs the warm-ups, the sequential phase and the bursts,
@@ -548,12 +659,10 @@ func (h *harness) prepareFloor(ctx context.Context, res *FloorResult) (*particip
 	fs := newFloor(&recordingExec{})
 	rssRec := &recordingExec{timeBin: h.cfg.TimeBin}
 	fsRSS := newFloor(rssRec)
-	path := os.Getenv("PATH")
 	bridge := filepath.Join(h.cfg.PluginsDir, "bridge")
-	if res.Version, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "bridge VERSION", func(ctx context.Context, timeBin string) (ProcRun, error) {
-		run, _, err := RunProcess(ctx, timeBin, bridge, envList(map[string]string{"CNI_COMMAND": "VERSION"}, path), []byte(`{"cniVersion":"1.0.0"}`))
-		return run, err
-	}, &res.Side); err != nil {
+	if res.Version, err = h.execCost(ctx, "bridge VERSION", bridge, func() map[string]string {
+		return map[string]string{"CNI_COMMAND": "VERSION"}
+	}, []byte(`{"cniVersion":"1.0.0"}`), &res.Side); err != nil {
 		return nil, err
 	}
 	if res.DelUnknown, err = procCost(ctx, h.params.ProcRuns, h.cfg.TimeBin, "delegates' DEL of an unknown container", func(ctx context.Context, timeBin string) (ProcRun, error) {
@@ -603,21 +712,12 @@ func (h *harness) runLoaded(ctx context.Context, s Subject, res *SubjectResult) 
 	if err != nil {
 		return err
 	}
-	n := min(h.params.Starts, 3)
-	var starts []time.Duration
-	var p *daemonProc
-	for i := range n {
-		var took time.Duration
-		if p, took, err = h.startTracked(ctx, s, d); err != nil {
-			return err
-		}
-		starts = append(starts, took)
-		if i < n-1 {
-			_ = p.stop(10 * time.Second)
-		}
+	p, starts, err := h.startRepeated(ctx, s, d, min(h.params.Starts, 3), res)
+	if err != nil {
+		return err
 	}
 	defer func() { _ = p.stop(10 * time.Second) }()
-	res.StartToReadyLoaded = Summarize(starts)
+	res.StartToReadyLoaded = starts
 	if err := sleepCtx(ctx, h.params.idleSettle()); err != nil {
 		return err
 	}

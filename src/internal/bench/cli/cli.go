@@ -13,15 +13,25 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/multus-thick/multus-thick/src/internal/bench"
 )
 
-// Main parses args (without the program name) and runs the benchmark; it
-// returns the process exit code: 0 done, 1 run failed, 2 usage.
-func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// Main parses args (without the program name) and runs the benchmark with
+// environ as the environment the daemons and plugins start with; it returns
+// the process exit code: 0 done, 1 run failed, 2 usage.
+func Main(args, environ []string, stdout, stderr io.Writer) int {
+	getenv := func(key string) string {
+		for _, kv := range slices.Backward(environ) {
+			if v, ok := strings.CutPrefix(kv, key+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
 	cfg, err := parse(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -30,6 +40,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "mt-bench:", err)
 		return 2
 	}
+	cfg.Env = environ
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
