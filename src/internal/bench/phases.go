@@ -418,3 +418,40 @@ func cniArgs(p podCall) string {
 	parts := []string{"IgnoreUnknown=1", "K8S_POD_NAMESPACE=" + p.namespace, "K8S_POD_NAME=" + p.name, "K8S_POD_INFRA_CONTAINER_ID=" + p.containerID}
 	return strings.Join(parts, ";")
 }
+
+// latencyPhases runs the warm-ups, the sequential phase and the bursts,
+// alternating between the sides.
+func (h *harness) latencyPhases(ctx context.Context, parts []*participant) error {
+	for _, p := range parts {
+		if err := h.warmup(ctx, p); err != nil {
+			return err
+		}
+	}
+	if err := h.sequential(ctx, parts); err != nil {
+		return fmt.Errorf("sequential: %w", err)
+	}
+	for _, p := range parts {
+		h.log.Info("sequential done", "side", p.name, "add_p50_ms", round2(p.res.SeqAdd.P50), "del_p50_ms", round2(p.res.SeqDel.P50),
+			"cpu_per_add_ms", round2(p.res.SeqAddCPU.Total()), "failed", p.res.Failed)
+	}
+	reps := max(h.params.BurstReps, 1)
+	for si, size := range h.params.Bursts {
+		runs := make([][]Burst, len(parts))
+		for rep := range reps {
+			for pi, p := range parts {
+				b, err := h.burst(ctx, p.sd, p.res, p.bursts[si*reps+rep], p.daemonPID)
+				if err != nil {
+					return fmt.Errorf("burst of %d, %s: %w", size, p.name, err)
+				}
+				runs[pi] = append(runs[pi], b)
+			}
+		}
+		for pi, p := range parts {
+			b := mergeBursts(runs[pi])
+			p.res.Bursts = append(p.res.Bursts, b)
+			h.log.Info("burst done", "side", p.name, "size", size, "reps", reps, "wall_ms", round2(b.WallMS), "p50_ms", round2(b.PerRequest.P50),
+				"daemon_peak_MiB", mib(b.DaemonPeakRSSKiB), "daemon_anon_peak_MiB", mib(b.DaemonPeakAnonKiB), "failed", b.Failed)
+		}
+	}
+	return nil
+}
