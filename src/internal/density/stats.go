@@ -128,8 +128,10 @@ func latencies(pods []corev1.Pod, obs map[string]observation) (Latency, error) {
 			continue
 		}
 		created := p.CreationTimestamp.Time
-		readyC = append(readyC, ms(rc.LastTransitionTime.Sub(created)))
-		if sc != nil && sc.Status == corev1.ConditionTrue {
+		if !created.IsZero() {
+			readyC = append(readyC, ms(rc.LastTransitionTime.Sub(created)))
+		}
+		if sc != nil && sc.Status == corev1.ConditionTrue && !created.IsZero() {
 			sandboxC = append(sandboxC, ms(sc.LastTransitionTime.Sub(created)))
 		}
 		ob, ok := obs[p.Name]
