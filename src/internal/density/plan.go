@@ -38,6 +38,10 @@ type Options struct {
 	Patterns     []Pattern
 }
 
+// hardMaxPods bounds -max-pods itself: the lab's two workers run at most
+// 110 pods each, some of them the system's.
+const hardMaxPods = 200
+
 // DefaultOptions is what `make bench-lab` runs without arguments.
 func DefaultOptions() Options {
 	return Options{
@@ -53,7 +57,9 @@ func (o Options) Validate() error {
 	if o.Pods < 1 {
 		errs = append(errs, fmt.Errorf("pods %d: want at least 1", o.Pods))
 	}
-	if o.MaxPods < 1 || o.Pods > o.MaxPods {
+	if o.MaxPods < 1 || o.MaxPods > hardMaxPods {
+		errs = append(errs, fmt.Errorf("max pods %d: want 1 to %d (two workers of 110 pods each, less the system's)", o.MaxPods, hardMaxPods))
+	} else if o.Pods > o.MaxPods {
 		errs = append(errs, fmt.Errorf("pods %d: above the cap of %d", o.Pods, o.MaxPods))
 	}
 	if o.Rate <= 0 || o.Rate > 100 {

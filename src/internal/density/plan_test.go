@@ -17,6 +17,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{name: "defaults", mutate: func(*Options) {}},
 		{name: "above the cap", mutate: func(o *Options) { o.Pods = 151 }, wantErr: "above the cap of 150"},
+		{name: "a cap above the lab's room", mutate: func(o *Options) { o.MaxPods, o.Pods = 1000, 500 }, wantErr: "max pods 1000"},
 		{name: "no pods", mutate: func(o *Options) { o.Pods = 0 }, wantErr: "want at least 1"},
 		{name: "zero rate", mutate: func(o *Options) { o.Rate = 0 }, wantErr: "rate 0"},
 		{name: "unbounded deadline", mutate: func(o *Options) { o.Deadline = time.Hour }, wantErr: "deadline 1h0m0s"},
