@@ -43,8 +43,17 @@ const asideScript = "set -e; test -f " + multusConf + "; mv -f " + multusConf + 
 // restoreScript puts the conf back unless the daemon has written a new one
 // meanwhile (then the copy aside is the stale one). Idempotent: it also
 // repairs what a killed run left behind.
+//
+// The file comes back through a hidden name inside the conf dir and a
+// rename there: containerd (1.6) reloads the CNI config on rename, write and
+// remove events but ignores creates, and a file moved in from outside the
+// directory is only a create, so containerd would stay on flannel alone.
+// The hidden name has no .conf extension, so neither containerd nor the
+// daemon reads it.
 const restoreScript = "if [ -f " + asideConf + " ]; then if [ -f " + multusConf + " ]; then rm -f " + asideConf +
-	"; else mv -f " + asideConf + " " + multusConf + "; fi; fi; test -f " + multusConf
+	"; else mv -f " + asideConf + " " + restoreTmp + " && mv -f " + restoreTmp + " " + multusConf + "; fi; fi; test -f " + multusConf
+
+const restoreTmp = "/etc/cni/net.d/.mt-bench-lab.restore"
 
 // confAside moves 00-multus.conf aside on every node and returns the
 // function that restores them all (it must run however the run ends). On a

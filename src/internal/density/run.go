@@ -326,12 +326,46 @@ func (r *run) cleanup(ctx context.Context) error {
 	var errs []error
 	if r.restore != nil {
 		errs = append(errs, r.deletePods(ctx, partOfLabel+"="+partOfValue))
-		errs = append(errs, r.restore(ctx))
+		if err := r.restore(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			r.env.Log.Info("00-multus.conf restored on every node")
+			errs = append(errs, r.probeMultus(ctx))
+		}
 		r.restore = nil
-		r.env.Log.Info("00-multus.conf restored on every node")
 	}
 	errs = append(errs, r.deleteNamespace(ctx, r.ns))
 	return errors.Join(errs...)
+}
+
+// probeMultus proves Multus is on the pod path again after the restore:
+// one pod must come up with the network-status Multus writes (a runtime
+// that missed the restore would keep using flannel alone).
+func (r *run) probeMultus(ctx context.Context) (err error) {
+	pod := r.podFor(0, 0, Phase{Mode: ModePlain})
+	pod.Name, pod.Labels[phaseLabel] = "probe", "probe"
+	pods := r.env.Core.CoreV1().Pods(r.ns)
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("probe pod after the restore: %w", err)
+	}
+	defer func() { err = errors.Join(err, r.deletePods(ctx, phaseLabel+"=probe")) }()
+	var got *corev1.Pod
+	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		p, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		got = p
+		return conditionTrue(p, corev1.PodReady), nil
+	})
+	if err != nil {
+		return fmt.Errorf("probe pod after the restore not Ready: %w", err)
+	}
+	if err := checkAttachments(ModePlain, []corev1.Pod{*got}); err != nil {
+		return fmt.Errorf("after the restore, Multus is not on the pod path (the runtime did not reload 00-multus.conf?): %w", err)
+	}
+	r.env.Log.Info("probe pod after the restore went through Multus")
+	return nil
 }
 
 func (r *run) deleteNamespace(ctx context.Context, name string) error {

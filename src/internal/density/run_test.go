@@ -24,21 +24,26 @@ import (
 // a kubelet that makes pods Ready with the network-status Multus would
 // write, and node shells that hold 00-multus.conf and a daemon cgroup.
 type fakeLab struct {
-	mu       sync.Mutex
-	conf     map[string]bool // 00-multus.conf in place
-	aside    map[string]bool
-	cpu      map[string]int64
-	stuckIn  Mode // pods of this mode never become Ready
+	mu      sync.Mutex
+	conf    map[string]bool // 00-multus.conf in place
+	aside   map[string]bool
+	cpu     map[string]int64
+	stuckIn Mode // pods of this mode never become Ready
+	// runtime is the conf the runtime uses; stale keeps it on flannel
+	// after the restore (a runtime that missed the reload).
+	runtime  map[string]bool
+	stale    bool
 	cs       *fake.Clientset
 	nodes    []string
 	phaseFor map[string]Mode
 }
 
-func newFakeLab(t *testing.T, stuckIn Mode) *fakeLab {
-	l := &fakeLab{conf: map[string]bool{}, aside: map[string]bool{}, cpu: map[string]int64{}, stuckIn: stuckIn, nodes: []string{"n-a", "n-b"}}
+func newFakeLab(t *testing.T, stuckIn Mode, stale bool) *fakeLab {
+	l := &fakeLab{conf: map[string]bool{}, aside: map[string]bool{}, cpu: map[string]int64{}, runtime: map[string]bool{},
+		stuckIn: stuckIn, stale: stale, nodes: []string{"n-a", "n-b"}}
 	var objs []runtime.Object
 	for i, n := range l.nodes {
-		l.conf[n] = true
+		l.conf[n], l.runtime[n] = true, true
 		objs = append(objs, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}},
 			&corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("multus-%d", i), Namespace: "kube-system", Labels: map[string]string{"app": "multus"}},
@@ -100,7 +105,7 @@ func (l *fakeLab) kubelet(ctx context.Context, t *testing.T) {
 				continue
 			}
 			l.mu.Lock()
-			multus := l.conf["n-a"]
+			multus := l.runtime["n-a"]
 			l.mu.Unlock()
 			mode := ModeFlannel
 			switch {
@@ -141,10 +146,11 @@ func (l *fakeLab) exec(_ context.Context, node, script string) ([]byte, error) {
 		if !l.conf[node] {
 			return nil, fmt.Errorf("no conf on %s", node)
 		}
-		l.conf[node], l.aside[node] = false, true
+		l.conf[node], l.aside[node], l.runtime[node] = false, true, false
 	case script == restoreScript:
 		if l.aside[node] {
 			l.conf[node], l.aside[node] = true, false
+			l.runtime[node] = !l.stale
 		}
 		if !l.conf[node] {
 			return nil, fmt.Errorf("no conf on %s", node)
@@ -171,16 +177,18 @@ func TestRunLeavesTheLabAsItWas(t *testing.T) {
 	tests := []struct {
 		name       string
 		stuckIn    Mode
+		stale      bool
 		wantErr    string
 		wantPhases int
 	}{
 		{name: "every phase measured", wantPhases: 6},
 		{name: "a flannel phase times out", stuckIn: ModeFlannel, wantErr: "phase flannel/rate", wantPhases: 5},
+		{name: "the runtime misses the restore", stale: true, wantErr: "Multus is not on the pod path", wantPhases: 6},
 		{name: "a Multus phase times out before the conf moved", stuckIn: ModePlain, wantErr: "phase multus/rate", wantPhases: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newFakeLab(t, tt.stuckIn)
+			l := newFakeLab(t, tt.stuckIn, tt.stale)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			go l.kubelet(ctx, t)
