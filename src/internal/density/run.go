@@ -2,7 +2,6 @@ package density
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +27,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/multus-thick/multus-thick/fixtures"
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/api/netstatus"
 )
 
 // Config is a run: the options plus where things are in the lab.
@@ -54,8 +55,6 @@ const (
 	partOfLabel     = "app.kubernetes.io/part-of"
 	partOfValue     = "mt-bench-lab"
 	phaseLabel      = "mt-bench-lab/phase"
-	networksKey     = "k8s.v1.cni.cncf.io/networks"
-	networkStatus   = "k8s.v1.cni.cncf.io/network-status"
 	cleanupTimeout  = 3 * time.Minute
 	containerdGrace = 3 * time.Second // containerd reloads the CNI conf dir on an fsnotify event
 	maxInFlight     = 20              // concurrent create requests in a burst
@@ -267,7 +266,7 @@ func (r *run) podFor(idx, i int, ph Phase) *corev1.Pod {
 		},
 	}
 	if ph.Mode == ModeAttach {
-		p.Annotations = map[string]string{networksKey: r.nad}
+		p.Annotations = map[string]string{api.NetworksAnnotation: r.nad}
 	}
 	return p
 }
@@ -481,9 +480,9 @@ func checkAttachments(mode Mode, pods []corev1.Pod) error {
 	var bad []string
 	for _, p := range pods {
 		got := 0
-		if s, ok := p.Annotations[networkStatus]; ok {
-			var entries []json.RawMessage
-			if err := json.Unmarshal([]byte(s), &entries); err != nil {
+		if s, ok := p.Annotations[api.NetworkStatusAnnotation]; ok {
+			entries, err := netstatus.Parse(s)
+			if err != nil {
 				bad = append(bad, p.Name+": "+err.Error())
 				continue
 			}

@@ -18,6 +18,8 @@ import (
 	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
 // fakeLab is a cluster of fake nodes: the API (client-go's fake clientset),
@@ -109,7 +111,7 @@ func (l *fakeLab) kubelet(ctx context.Context, t *testing.T) {
 			l.mu.Unlock()
 			mode := ModeFlannel
 			switch {
-			case multus && p.Annotations[networksKey] != "":
+			case multus && p.Annotations[api.NetworksAnnotation] != "":
 				mode = ModeAttach
 			case multus:
 				mode = ModePlain
@@ -125,7 +127,7 @@ func (l *fakeLab) kubelet(ctx context.Context, t *testing.T) {
 				if p.Annotations == nil {
 					p.Annotations = map[string]string{}
 				}
-				p.Annotations[networkStatus] = status
+				p.Annotations[api.NetworkStatusAnnotation] = status
 			}
 			p.Status.Conditions = []corev1.PodCondition{
 				{Type: sandboxCondition, Status: corev1.ConditionTrue, LastTransitionTime: now},

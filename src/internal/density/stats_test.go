@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
 func podWith(name string, created time.Time, sandboxAfter, readyAfter time.Duration) corev1.Pod {
@@ -91,7 +93,7 @@ func TestCheckAttachments(t *testing.T) {
 	withStatus := func(s string) corev1.Pod {
 		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p"}}
 		if s != "" {
-			p.Annotations = map[string]string{networkStatus: s}
+			p.Annotations = map[string]string{api.NetworkStatusAnnotation: s}
 		}
 		return p
 	}
