@@ -233,6 +233,18 @@ bench: preflight build plugins ## Node-level benchmark, ours vs the floor (BENCH
 	$(BIN)/mt-bench -mode $(BENCH) -shim $(SHIM_BIN) -daemon $(DAEMON_BIN) -plugins $(PLUGINS_DIR) \
 	  -assets $(ENVTEST_ASSETS):$(K8S_BIN) -out $(ARTIFACTS)/bench -commit $(COMMIT) $(BENCH_ARGS)
 
+# The lab density benchmark (kube-burner node-density-cni style) runs against the lab that
+# `make lab-up` made (LAB_KUBECONFIG, default $(ARTIFACTS)/kubeconfig): per phase BENCH_LAB_ARGS
+# '-pods 60 -rate 10' pods created at a fixed rate and as one burst, for Multus with a macvlan
+# attachment, Multus without, and flannel alone (00-multus.conf moved aside, restored after).
+# Results: $(ARTIFACTS)/bench/{bench-lab.json,bench-lab.md,bench-lab.svg}. Take the lab lock.
+BENCH_LAB_ARGS ?=
+
+.PHONY: bench-lab
+bench-lab: ## Lab density benchmark: pod-ready latency and daemon cost per node on the kind lab
+	$(GO) run ./src/cmd/bench-lab -kubeconfig $(or $(LAB_KUBECONFIG),$(ARTIFACTS)/kubeconfig) \
+	  -out $(ARTIFACTS)/bench -commit $(COMMIT) $(BENCH_LAB_ARGS)
+
 ##@ Lint
 
 .PHONY: verify

@@ -67,6 +67,10 @@ type cluster struct {
 	core           kubernetes.Interface
 	nads           nadclient.Interface
 	kubeconfigPath string
+	// host and caData are the API server's URL and CA, for a daemon that
+	// reads in-cluster credentials.
+	host   string
+	caData []byte
 }
 
 func startCluster(assets Assets, dir string) (*cluster, error) {
@@ -83,7 +87,7 @@ func startCluster(assets Assets, dir string) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start envtest: %w", err)
 	}
-	c := &cluster{env: env}
+	c := &cluster{env: env, host: cfg.Host, caData: cfg.CAData}
 	// The harness creates thousands of objects; client-go's default 5 QPS
 	// would make that take minutes.
 	cfg.QPS, cfg.Burst = 2000, 2000

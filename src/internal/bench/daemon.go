@@ -1,19 +1,20 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/internal/client"
 )
 
 // Subject is a shim/daemon pair under test. Any pair that speaks the upstream
@@ -22,6 +23,10 @@ type Subject struct {
 	Name   string
 	Shim   string
 	Daemon string
+	// InCluster: the daemon only knows in-cluster credentials (upstream's
+	// thick daemon), so it gets a service-account view of the API server
+	// instead of a kubeconfig.
+	InCluster bool
 }
 
 // subjectDirs is the on-disk layout of one subject's daemon.
@@ -32,12 +37,21 @@ type subjectDirs struct {
 	cniDir     string // scratch delegate cache
 	config     string // daemon-config.json
 	log        string // daemon stdout+stderr
+	// metricsPort is the daemon's loopback metrics listener (metricsPort,
+	// metricsBindAddress), read for its API request counter.
+	metricsPort int
+	// inCluster, when set, replaces the kubeconfig (Subject.InCluster).
+	inCluster *inCluster
+	// saTarget is where inCluster.dir is mounted (ServiceAccountDir, resolved).
+	saTarget string
 }
 
 // daemonConfig is the daemon-config.json the harness gives every subject.
-// Upstream keys only, plus kubeconfig (a host cannot use in-cluster config).
+// Upstream keys, plus kubeconfig unless the subject reads in-cluster
+// credentials, and metricsBindAddress (ours) so the metrics listener stays
+// on loopback.
 func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel string) map[string]any {
-	return map[string]any{
+	conf := map[string]any{
 		"cniVersion":          "1.0.0",
 		"multusConfigFile":    "auto",
 		"multusAutoconfigDir": autoconfDir,
@@ -50,6 +64,14 @@ func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel s
 		"logLevel":            logLevel,
 		"logToStderr":         true,
 	}
+	if d.metricsPort > 0 {
+		conf["metricsPort"] = d.metricsPort
+		conf["metricsBindAddress"] = "127.0.0.1"
+	}
+	if d.inCluster != nil {
+		delete(conf, "kubeconfig")
+	}
+	return conf
 }
 
 // daemonProc is a running daemon.
@@ -64,7 +86,7 @@ type daemonProc struct {
 // startDaemon starts the subject's daemon and waits until it is ready: its
 // /readyz answers 200 and 00-multus.conf exists. It returns the time from
 // exec to ready.
-func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeconfig string, timeout time.Duration) (*daemonProc, time.Duration, error) {
+func startDaemon(ctx context.Context, s Subject, d subjectDirs, env []string, nodeName, kubeconfig string, timeout time.Duration) (*daemonProc, time.Duration, error) {
 	logf, err := os.OpenFile(d.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, 0, err
@@ -73,31 +95,42 @@ func startDaemon(ctx context.Context, s Subject, d subjectDirs, nodeName, kubeco
 	// Not CommandContext: the harness stops the daemon itself (SIGTERM,
 	// then SIGKILL) so its graceful shutdown is exercised.
 	cmd := exec.Command(s.Daemon, "-config", d.config)
-	cmd.Env = append(os.Environ(), "MULTUS_NODE_NAME="+nodeName, "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(slices.Clone(env), "MULTUS_NODE_NAME="+nodeName)
+	if d.inCluster != nil {
+		cmd.Env = append(cmd.Env, d.inCluster.env...)
+	} else {
+		cmd.Env = append(cmd.Env, "KUBECONFIG="+kubeconfig)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a terminal's ^C reaches the harness, which then
 	// stops the daemon in order instead of both racing. Pdeathsig covers the
 	// case the harness cannot clean up (SIGKILL): the daemon goes with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	p := &daemonProc{cmd: cmd, done: make(chan struct{}), log: logf}
+	exited := func(err error) {
+		p.err = err
+		close(p.done)
+	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if d.inCluster != nil {
+		err = startInMountNS(cmd, d.inCluster.dir, d.saTarget, exited)
+	} else if err = cmd.Start(); err == nil {
+		go func() { exited(cmd.Wait()) }()
+	}
+	if err != nil {
 		logf.Close()
 		return nil, 0, fmt.Errorf("start %s: %w", s.Daemon, err)
 	}
-	p := &daemonProc{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}), log: logf}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
+	p.pid = cmd.Process.Pid
 
-	client := socketClient(d.socketDir)
+	sock := client.New(filepath.Join(d.socketDir, api.SocketName))
 	conf := filepath.Join(d.cniConfDir, "00-multus.conf")
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, err := os.Stat(conf); err == nil && readyz(ctx, client) {
+		if _, err := os.Stat(conf); err == nil && ready(ctx, sock) {
 			return p, time.Since(start), nil
 		}
 		select {
@@ -143,34 +176,12 @@ func (p *daemonProc) alive() bool {
 	}
 }
 
-// socketClient talks HTTP over the daemon's unix socket, like the shim.
-func socketClient(socketDir string) *http.Client {
-	sock := filepath.Join(socketDir, "multus.sock")
-	return &http.Client{
-		Timeout: 2 * time.Second,
-		Transport: &http.Transport{
-			DisableKeepAlives: true,
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, "unix", sock)
-			},
-		},
-	}
-}
-
-// readyz is the shim's readiness probe: POST /readyz with the body "null".
-func readyz(ctx context.Context, c *http.Client) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://dummy/readyz", bytes.NewReader([]byte("null")))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+// ready is one readiness probe as the shim sends it, bounded so a wedged
+// daemon cannot stall the wait loop.
+func ready(ctx context.Context, c *client.Client) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return c.Readyz(ctx) == nil
 }
 
 func writeJSON(path string, v any) error {

@@ -23,3 +23,19 @@ func TestParseLinkNames(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+func TestConfigPath(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want string
+	}{
+		{env: []string{"HOME=/root", "PATH=/usr/bin:/bin"}, want: "/usr/bin:/bin"},
+		{env: []string{"XPATH=/nope"}, want: ""},
+		{env: nil, want: ""},
+	}
+	for _, tt := range tests {
+		if got := (Config{Env: tt.env}).path(); got != tt.want {
+			t.Errorf("path(%v) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+}

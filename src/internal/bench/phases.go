@@ -115,8 +115,11 @@ type participant struct {
 	sd        side
 	res       *Side
 	daemonPID int // 0 for the floor
-	warm, seq []benchPodRef
-	bursts    [][]benchPodRef
+	// metricsPort is the daemon's loopback metrics listener; 0 for the
+	// floor, or once scraping it failed.
+	metricsPort int
+	warm, seq   []benchPodRef
+	bursts      [][]benchPodRef
 }
 
 // seqBlock is how many sequential ADDs (or DELs) one side runs before the
@@ -140,12 +143,17 @@ func (h *harness) sequential(ctx context.Context, parts []*participant) error {
 		adds := make([][]time.Duration, len(parts))
 		dels := make([][]time.Duration, len(parts))
 		cpu := make([]cpuSnap, len(parts))
+		apiAdd, apiDel := make([]apiCounts, len(parts)), make([]apiCounts, len(parts))
+		apiFound := make([]bool, len(parts))
 		for i := range parts {
 			added[i] = make([]bool, len(calls[i]))
+			apiAdd[i], apiDel[i] = apiCounts{}, apiCounts{}
 		}
 		n := len(calls[0])
 		for from := 0; from < n; from += seqBlock {
 			for pi, p := range parts {
+				// Scrapes sit outside the CPU window: they cost the daemon too.
+				api0, _ := h.scrapeAPI(ctx, p)
 				before := h.cpuSnap(p.daemonPID)
 				for i := from; i < min(from+seqBlock, len(calls[pi])); i++ {
 					d, err := timed(ctx, func(ctx context.Context) error { return p.sd.add(ctx, calls[pi][i]) })
@@ -160,10 +168,15 @@ func (h *harness) sequential(ctx context.Context, parts []*participant) error {
 					}
 				}
 				cpu[pi] = cpu[pi].plus(h.cpuSnap(p.daemonPID).minus(before))
+				if api1, ok := h.scrapeAPI(ctx, p); ok {
+					apiAdd[pi].add(api1.minus(api0))
+					apiFound[pi] = true
+				}
 			}
 		}
 		for from := 0; from < n; from += seqBlock {
 			for pi, p := range parts {
+				api0, _ := h.scrapeAPI(ctx, p)
 				for i := from; i < min(from+seqBlock, len(calls[pi])); i++ {
 					d, err := timed(ctx, func(ctx context.Context) error { return p.sd.del(ctx, calls[pi][i]) })
 					switch {
@@ -176,14 +189,38 @@ func (h *harness) sequential(ctx context.Context, parts []*participant) error {
 						return ctx.Err()
 					}
 				}
+				if api1, ok := h.scrapeAPI(ctx, p); ok {
+					apiDel[pi].add(api1.minus(api0))
+				}
 			}
 		}
 		for pi, p := range parts {
 			p.res.SeqAdd, p.res.SeqDel = Summarize(adds[pi]), Summarize(dels[pi])
 			p.res.SeqAddCPU = cpu[pi].since(cpuSnap{}, len(adds[pi]), p.daemonPID > 0)
+			if apiFound[pi] {
+				p.res.SeqAddAPI, p.res.SeqDelAPI = perOp(apiAdd[pi], len(adds[pi])), perOp(apiDel[pi], len(dels[pi]))
+			} else if p.daemonPID > 0 {
+				h.notef("%s: no %s on its metrics endpoint: API requests per ADD/DEL not measured", p.name, APIRequestsMetric)
+			}
 		}
 		return nil
 	})
+}
+
+// scrapeAPI reads a subject's API request counter; ok is false for the
+// floor, for a daemon without the counter, and after a failed scrape (which
+// also stops further scrapes of that daemon and says so in the notes).
+func (h *harness) scrapeAPI(ctx context.Context, p *participant) (apiCounts, bool) {
+	if p.metricsPort == 0 {
+		return nil, false
+	}
+	c, found, err := scrapeAPIRequests(ctx, p.metricsPort)
+	if err != nil {
+		h.notef("%s: %v; API requests per ADD/DEL not measured", p.name, err)
+		p.metricsPort = 0
+		return nil, false
+	}
+	return c, found
 }
 
 // cpuSnap is a reading of the CPU counters that matter (clock ticks).
@@ -380,4 +417,41 @@ func envList(vars map[string]string, path string) []string {
 func cniArgs(p podCall) string {
 	parts := []string{"IgnoreUnknown=1", "K8S_POD_NAMESPACE=" + p.namespace, "K8S_POD_NAME=" + p.name, "K8S_POD_INFRA_CONTAINER_ID=" + p.containerID}
 	return strings.Join(parts, ";")
+}
+
+// latencyPhases runs the warm-ups, the sequential phase and the bursts,
+// alternating between the sides.
+func (h *harness) latencyPhases(ctx context.Context, parts []*participant) error {
+	for _, p := range parts {
+		if err := h.warmup(ctx, p); err != nil {
+			return err
+		}
+	}
+	if err := h.sequential(ctx, parts); err != nil {
+		return fmt.Errorf("sequential: %w", err)
+	}
+	for _, p := range parts {
+		h.log.Info("sequential done", "side", p.name, "add_p50_ms", round2(p.res.SeqAdd.P50), "del_p50_ms", round2(p.res.SeqDel.P50),
+			"cpu_per_add_ms", round2(p.res.SeqAddCPU.Total()), "failed", p.res.Failed)
+	}
+	reps := max(h.params.BurstReps, 1)
+	for si, size := range h.params.Bursts {
+		runs := make([][]Burst, len(parts))
+		for rep := range reps {
+			for pi, p := range parts {
+				b, err := h.burst(ctx, p.sd, p.res, p.bursts[si*reps+rep], p.daemonPID)
+				if err != nil {
+					return fmt.Errorf("burst of %d, %s: %w", size, p.name, err)
+				}
+				runs[pi] = append(runs[pi], b)
+			}
+		}
+		for pi, p := range parts {
+			b := mergeBursts(runs[pi])
+			p.res.Bursts = append(p.res.Bursts, b)
+			h.log.Info("burst done", "side", p.name, "size", size, "reps", reps, "wall_ms", round2(b.WallMS), "p50_ms", round2(b.PerRequest.P50),
+				"daemon_peak_MiB", mib(b.DaemonPeakRSSKiB), "daemon_anon_peak_MiB", mib(b.DaemonPeakAnonKiB), "failed", b.Failed)
+		}
+	}
+	return nil
 }

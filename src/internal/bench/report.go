@@ -65,10 +65,15 @@ type Side struct {
 	SeqAdd Dist `json:"seq_add"`
 	SeqDel Dist `json:"seq_del"`
 	// SeqAddCPU is the CPU time per sequential ADD, split by process.
-	SeqAddCPU  CPUCost  `json:"seq_add_cpu"`
-	Bursts     []Burst  `json:"bursts"`
-	Version    ProcCost `json:"version"`
-	DelUnknown ProcCost `json:"del_unknown"`
+	SeqAddCPU CPUCost `json:"seq_add_cpu"`
+	// SeqAddAPI and SeqDelAPI: API requests per sequential ADD and DEL,
+	// from the daemon's multus_apiserver_requests_total; nil when the
+	// daemon does not export it (and for the floor).
+	SeqAddAPI  *APIRequests `json:"seq_add_api,omitempty"`
+	SeqDelAPI  *APIRequests `json:"seq_del_api,omitempty"`
+	Bursts     []Burst      `json:"bursts"`
+	Version    ProcCost     `json:"version"`
+	DelUnknown ProcCost     `json:"del_unknown"`
 	// Failed counts failed invocations over every phase; FirstErrors keeps a
 	// few of their messages.
 	Failed      int      `json:"failed"`
@@ -223,6 +228,16 @@ func (r Report) rows() []row {
 		}
 		add("CPU per sequential ADD, "+c.name+" (ms)", func(s SubjectResult) cell { return cpu(c.f)(s.Side) }, floor)
 	}
+	api := func(pick func(Side) *APIRequests) func(SubjectResult) cell {
+		return func(s SubjectResult) cell {
+			if a := pick(s.Side); a != nil {
+				return val(a.PerOp)
+			}
+			return none
+		}
+	}
+	add("API requests per sequential ADD", api(func(s Side) *APIRequests { return s.SeqAddAPI }), none)
+	add("API requests per sequential DEL", api(func(s Side) *APIRequests { return s.SeqDelAPI }), none)
 	add("ADD overhead over the floor, p50 (ms)", func(s SubjectResult) cell {
 		if s.SeqAdd.N == 0 || r.Floor.SeqAdd.N == 0 {
 			return none
@@ -343,6 +358,16 @@ func (r Report) Markdown() string {
 	fmt.Fprintf(&b, "\nMode %s; %d sequential pods per side (sides alternate in blocks of %d), bursts %v each run %d× (sides alternating; median wall, requests pooled), medians of %d process runs and %d daemon starts. ",
 		r.Mode, r.Params.SeqPods, seqBlock, r.Params.Bursts, max(r.Params.BurstReps, 1), r.Params.ProcRuns, r.Params.Starts)
 	b.WriteString("Floor: " + r.Floor.Description + "\n")
+	for _, s := range r.Subjects {
+		for _, a := range []struct {
+			op  string
+			req *APIRequests
+		}{{"ADD", s.SeqAddAPI}, {"DEL", s.SeqDelAPI}} {
+			if a.req != nil {
+				fmt.Fprintf(&b, "\nAPI requests per %s, %s: %s.\n", a.op, s.Name, a.req.breakdown())
+			}
+		}
+	}
 	b.WriteString("\nMachine: " + r.Machine.String() + ".\n")
 	for _, n := range r.Notes {
 		b.WriteString("\nNote: " + n + "\n")

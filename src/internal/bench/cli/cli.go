@@ -13,15 +13,25 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/multus-thick/multus-thick/src/internal/bench"
 )
 
-// Main parses args (without the program name) and runs the benchmark; it
-// returns the process exit code: 0 done, 1 run failed, 2 usage.
-func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// Main parses args (without the program name) and runs the benchmark with
+// environ as the environment the daemons and plugins start with; it returns
+// the process exit code: 0 done, 1 run failed, 2 usage.
+func Main(args, environ []string, stdout, stderr io.Writer) int {
+	getenv := func(key string) string {
+		for _, kv := range slices.Backward(environ) {
+			if v, ok := strings.CutPrefix(kv, key+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
 	cfg, err := parse(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -30,6 +40,7 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "mt-bench:", err)
 		return 2
 	}
+	cfg.Env = environ
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -93,6 +104,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	ipBin := fs.String("ip", "ip", "iproute2 ip binary")
 	timeBin := fs.String("time", "/usr/bin/time", "GNU time, for the peak RSS of short processes (\"\" skips those figures)")
 	logLevel := fs.String("daemon-log-level", "error", "daemon logLevel (debug to see where a slow ADD spends its time; it costs latency)")
+	inCluster := fs.String("in-cluster", "", "comma-separated subject names whose daemon only reads in-cluster credentials (upstream's): "+
+		"they get KUBERNETES_SERVICE_HOST/PORT and a service-account token mount instead of a kubeconfig")
 	floorOnly := fs.Bool("floor-only", false, "measure only the floor (develop the harness without a shim and daemon)")
 	if err := fs.Parse(args); err != nil {
 		return bench.Config{}, err
@@ -107,8 +120,18 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	if *floorOnly {
 		subjects = nil
 	}
+	wantInCluster := map[string]bool{}
+	for _, n := range strings.Split(*inCluster, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			wantInCluster[n] = true
+		}
+	}
 	seen := map[string]bool{}
 	for i, s := range subjects {
+		if wantInCluster[s.Name] {
+			subjects[i].InCluster = true
+			delete(wantInCluster, s.Name)
+		}
 		if seen[s.Name] || s.Name == "floor" {
 			return bench.Config{}, fmt.Errorf("subject name %q is taken", s.Name)
 		}
@@ -123,6 +146,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 			}
 			*p = abs
 		}
+	}
+	for n := range wantInCluster {
+		return bench.Config{}, fmt.Errorf("-in-cluster %s: no such subject", n)
 	}
 	ip, err := exec.LookPath(*ipBin)
 	if err != nil {

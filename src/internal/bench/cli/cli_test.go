@@ -27,6 +27,7 @@ func TestParse(t *testing.T) {
 		wantMode   string
 		wantShims  []string
 		wantAssets int
+		wantInCl   []bool
 	}{
 		{
 			name:     "env gives the pair and the mode",
@@ -39,6 +40,12 @@ func TestParse(t *testing.T) {
 			env:      map[string]string{"SHIM_BIN": shim, "DAEMON_BIN": daemon, "BENCH": "quick"},
 			wantMode: "full", wantShims: []string{shim2, shim}, wantAssets: 2,
 		},
+		{
+			name:     "in-cluster marks the named subject only",
+			args:     []string{"-shim", shim, "-daemon", daemon, "-compare", "upstream=" + shim2 + ":" + daemon2, "-in-cluster", "upstream"},
+			wantMode: "full", wantShims: []string{shim, shim2}, wantAssets: 2, wantInCl: []bool{false, true},
+		},
+		{name: "in-cluster names no subject", args: []string{"-shim", shim, "-daemon", daemon, "-in-cluster", "upstrem"}, wantErr: true},
 		{name: "missing binary", args: []string{"-shim", filepath.Join(dir, "nope"), "-daemon", daemon}, wantErr: true},
 		{name: "bad mode", args: []string{"-shim", shim, "-daemon", daemon, "-mode", "slow"}, wantErr: true},
 		{name: "malformed compare", args: []string{"-shim", shim, "-daemon", daemon, "-compare", "x=" + shim}, wantErr: true},
@@ -64,6 +71,11 @@ func TestParse(t *testing.T) {
 			for i, s := range cfg.Subjects {
 				if s.Shim != tc.wantShims[i] || !filepath.IsAbs(s.Daemon) {
 					t.Errorf("subject %d = %+v, want shim %s and an absolute daemon path", i, s, tc.wantShims[i])
+				}
+			}
+			for i, want := range tc.wantInCl {
+				if cfg.Subjects[i].InCluster != want {
+					t.Errorf("subject %s InCluster = %v, want %v", cfg.Subjects[i].Name, cfg.Subjects[i].InCluster, want)
 				}
 			}
 			if len(cfg.AssetDirs) != tc.wantAssets || !filepath.IsAbs(cfg.OutDir) {
