@@ -74,6 +74,8 @@ type addTx struct {
 	// hotplug is the container's record a /delegate ADD joined; nil for
 	// /cni, and for a container without a record.
 	hotplug *hotplugRec
+	// added is what event reported, for the one-per-ADD AddedInterfaces.
+	added []AddedInterface
 }
 
 func (tx *addTx) run(ctx context.Context, atts []*attachment) (cnitypes.Result, error) {
@@ -110,6 +112,7 @@ func (tx *addTx) run(ctx context.Context, atts []*attachment) (cnitypes.Result, 
 	if err := tx.writeStatus(ctx, statuses); err != nil {
 		return nil, tx.rollback(ctx, nil, err)
 	}
+	tx.addedAll()
 	return chosen, nil
 }
 
@@ -213,4 +216,13 @@ func (tx *addTx) event(at *attachment, res *types100.Result) {
 		ips = append(ips, ip.Address.String())
 	}
 	tx.a.opts.Events.AddedInterface(tx.pod, at.ifname, ips, at.d.Name)
+	tx.added = append(tx.added, AddedInterface{IfName: at.ifname, IPs: ips, Network: at.d.Name})
+}
+
+// addedAll reports every interface of the ADD once it succeeded.
+func (tx *addTx) addedAll() {
+	if tx.a.opts.Events == nil || tx.pod == nil || len(tx.added) == 0 {
+		return
+	}
+	tx.a.opts.Events.AddedInterfaces(tx.pod, tx.added)
 }

@@ -79,7 +79,18 @@ type Events interface {
 	// AddedInterface is the Normal event "AddedInterface":
 	// "Add <ifname> [<ips>] from <network>".
 	AddedInterface(pod *corev1.Pod, ifname string, ips []string, network string)
+	// AddedInterfaces follows a successful ADD once, with every interface
+	// AddedInterface reported, in order, for a one-event-per-pod
+	// implementation; /delegate reports its one interface.
+	AddedInterfaces(pod *corev1.Pod, added []AddedInterface)
 	// AddFailed is a Warning naming the network, the delegate type and
 	// the CNI error code.
 	AddFailed(pod *corev1.Pod, network, delegateType string, code uint, err error)
+}
+
+// AddedInterface is one interface a delegate's ADD brought up.
+type AddedInterface struct {
+	IfName  string
+	IPs     []string
+	Network string
 }

@@ -232,6 +232,18 @@ type fakeEvents struct {
 	mu     sync.Mutex
 	added  []string
 	failed []string
+	// perPod holds one entry per AddedInterfaces call.
+	perPod [][]string
+}
+
+func (e *fakeEvents) AddedInterfaces(_ *corev1.Pod, added []AddedInterface) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var one []string
+	for _, a := range added {
+		one = append(one, fmt.Sprintf("%s %v %s", a.IfName, a.IPs, a.Network))
+	}
+	e.perPod = append(e.perPod, one)
 }
 
 func (e *fakeEvents) AddedInterface(_ *corev1.Pod, ifname string, ips []string, network string) {

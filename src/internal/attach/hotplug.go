@@ -54,6 +54,7 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 			return nil, tx.rollbackHotplug(ctx, nil, err)
 		}
 	}
+	tx.addedAll()
 	return res, nil
 }
 

@@ -58,6 +58,12 @@ const (
 	DefaultDeleteRetryBackoff = 2 * time.Minute
 	DefaultDeleteRetryMaxAge  = time.Hour
 	DefaultReconcileInterval  = 5 * time.Minute
+	// addedInterfaceEvents values: one AddedInterface event per interface
+	// (upstream's, the default), one per pod listing every interface, or
+	// none (each event is one API request per ADD).
+	EventsPerInterface = "perInterface"
+	EventsPerPod       = "perPod"
+	EventsNone         = "none"
 )
 
 // Config is daemon-config.json after defaults, flags and validation. Field
@@ -132,6 +138,8 @@ type Config struct {
 	// PrimarySettlePeriod is how long a vanished primary config must stay
 	// gone before a replacement is adopted.
 	PrimarySettlePeriod Duration `json:"primarySettlePeriod"`
+	// AddedInterfaceEvents is EventsPerInterface, EventsPerPod or EventsNone.
+	AddedInterfaceEvents string `json:"addedInterfaceEvents"`
 
 	// Ours: failed DELs are retried in the background (maximum backoff,
 	// give-up age); scratch caches whose pod and netns are gone are
@@ -309,6 +317,7 @@ func defaults() *Config {
 		RequestBodyTimeout:     Duration(DefaultRequestBodyTimeout),
 		MemoryLimit:            MemoryLimitAuto,
 		PrimarySettlePeriod:    Duration(DefaultPrimarySettlePeriod),
+		AddedInterfaceEvents:   EventsPerInterface,
 		DeleteRetryBackoff:     Duration(DefaultDeleteRetryBackoff),
 		DeleteRetryMaxAge:      Duration(DefaultDeleteRetryMaxAge),
 		ReconcileInterval:      Duration(DefaultReconcileInterval),

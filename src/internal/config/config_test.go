@@ -430,3 +430,37 @@ func TestPprofAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestAddedInterfaceEvents(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, extra, want, wantErr string
+	}{
+		{name: "default is one event per interface", want: EventsPerInterface},
+		{name: "perInterface", extra: `,"addedInterfaceEvents":"perInterface"`, want: EventsPerInterface},
+		{name: "perPod", extra: `,"addedInterfaceEvents":"perPod"`, want: EventsPerPod},
+		{name: "none", extra: `,"addedInterfaceEvents":"none"`, want: EventsNone},
+		{name: "key matched case-insensitively", extra: `,"AddedInterfaceEvents":"none"`, want: EventsNone},
+		{name: "unknown value names key, values and file", extra: `,"addedInterfaceEvents":"perNode"`,
+			wantErr: `daemon-config.json: "addedInterfaceEvents": want "perInterface", "perPod" or "none", got "perNode"`},
+		{name: "empty value", extra: `,"addedInterfaceEvents":""`, wantErr: `"addedInterfaceEvents": want`},
+		{name: "wrong type", extra: `,"addedInterfaceEvents":1`, wantErr: `"addedInterfaceEvents"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("daemon-config.json", []byte(`{"cniVersion":"0.3.1","multusAutoconfigDir":"/d"`+tc.extra+`}`), nil)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.AddedInterfaceEvents != tc.want {
+				t.Errorf("addedInterfaceEvents = %q, want %q", c.AddedInterfaceEvents, tc.want)
+			}
+		})
+	}
+}

@@ -111,6 +111,12 @@ func (c *Config) validate() error {
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		errs = append(errs, keyErr("memoryLimit", "%v", err))
 	}
+	switch c.AddedInterfaceEvents {
+	case EventsPerInterface, EventsPerPod, EventsNone:
+	default:
+		errs = append(errs, keyErr("addedInterfaceEvents", "want %q, %q or %q, got %q",
+			EventsPerInterface, EventsPerPod, EventsNone, c.AddedInterfaceEvents))
+	}
 	check(c.MetricsBindAddress != "" && net.ParseIP(c.MetricsBindAddress) == nil, "metricsBindAddress",
 		"must be an IP address, got %q", c.MetricsBindAddress)
 	for key, d := range map[string]Duration{

@@ -157,6 +157,7 @@ func newBackend(bg context.Context, env Env, cfg *config.Config, log *slog.Logge
 			PodLookupTimeout: cfg.PodLookupTimeout.D(), APITimeout: cfg.APITimeout.D(),
 			NADRetryTimeout: cfg.NADRetryTimeout.D(), SyncTimeout: env.KubeSyncTimeout,
 			MaxNADConfigBytes: cfg.MaxNADConfigBytes, Requests: m,
+			Events: kube.EventsMode(cfg.AddedInterfaceEvents),
 		}, log)
 		if err != nil {
 			return nil, fail(ExitServer, "kubernetes client: %w", err)

@@ -71,6 +71,9 @@ type Config struct {
 	MaxNADConfigBytes int
 	// Requests, when set, counts every request sent to the API server.
 	Requests RequestObserver
+	// Events is how successful ADDs are reported; empty means
+	// EventsPerInterface.
+	Events EventsMode
 }
 
 func (c *Config) applyDefaults() {
@@ -119,6 +122,9 @@ type Client struct {
 // is set, protobuf for core types, cfg.QPS/Burst.
 func New(cfg Config, log *slog.Logger) (*Client, error) {
 	cfg.applyDefaults()
+	if !cfg.Events.valid() {
+		return nil, fmt.Errorf("kubernetes client: unknown events mode %q", cfg.Events)
+	}
 	restCfg, err := restConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -255,7 +261,7 @@ func (c *Client) Pods() attach.PodSource { return podSource{c} }
 func (c *Client) Status() attach.StatusWriter { return statusWriter{c} }
 
 // Events returns the attach.Events; it also implements resolve.Warner.
-func (c *Client) Events() attach.Events { return events{c.recorder} }
+func (c *Client) Events() attach.Events { return events{rec: c.recorder, mode: c.cfg.Events} }
 
 // Resource is the resource.k8s.io/v1 client (protobuf), for the DRA
 // device-ID lookup; nil on fake clients.

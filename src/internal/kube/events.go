@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -16,7 +17,33 @@ const (
 	ReasonAddFailed      = "AddFailed"
 )
 
-type events struct{ rec record.EventRecorder }
+// EventsMode is how a successful ADD is reported (daemon-config key
+// addedInterfaceEvents): each event is one API request.
+type EventsMode string
+
+const (
+	// EventsPerInterface is upstream's: one AddedInterface event per
+	// interface, sent as each delegate succeeds (the default).
+	EventsPerInterface EventsMode = "perInterface"
+	// EventsPerPod is one AddedInterface event per successful ADD, its
+	// message listing every interface with its IPs and network.
+	EventsPerPod EventsMode = "perPod"
+	// EventsNone sends no AddedInterface event (AddFailed and warnings stay).
+	EventsNone EventsMode = "none"
+)
+
+func (m EventsMode) valid() bool {
+	switch m {
+	case "", EventsPerInterface, EventsPerPod, EventsNone:
+		return true
+	}
+	return false
+}
+
+type events struct {
+	rec  record.EventRecorder
+	mode EventsMode
+}
 
 var (
 	_ attach.Events  = events{}
@@ -24,15 +51,39 @@ var (
 )
 
 // AddedInterface implements attach.Events, with upstream's message.
+// Sent in EventsPerInterface mode only.
 func (e events) AddedInterface(pod *corev1.Pod, ifname string, ips []string, network string) {
-	if pod == nil {
+	if pod == nil || (e.mode != "" && e.mode != EventsPerInterface) {
 		return
 	}
-	msg := fmt.Sprintf("Add %s %v", ifname, ips)
-	if network != "" {
-		msg += " from " + network
+	e.rec.Event(pod, corev1.EventTypeNormal, ReasonAddedInterface, "Add "+interfaceText(ifname, ips, network))
+}
+
+// AddedInterfaces implements attach.Events: in EventsPerPod mode, one
+// AddedInterface event for the whole ADD, "Add eth0 [...] from a, net1
+// [...] from b", the reason and wording of the per-interface events.
+func (e events) AddedInterfaces(pod *corev1.Pod, added []attach.AddedInterface) {
+	if pod == nil || e.mode != EventsPerPod || len(added) == 0 {
+		return
 	}
-	e.rec.Event(pod, corev1.EventTypeNormal, ReasonAddedInterface, msg)
+	e.rec.Event(pod, corev1.EventTypeNormal, ReasonAddedInterface, perPodMessage(added))
+}
+
+func perPodMessage(added []attach.AddedInterface) string {
+	parts := make([]string, 0, len(added))
+	for _, a := range added {
+		parts = append(parts, interfaceText(a.IfName, a.IPs, a.Network))
+	}
+	return "Add " + strings.Join(parts, ", ")
+}
+
+// interfaceText is upstream's "<ifname> [<ips>] from <network>".
+func interfaceText(ifname string, ips []string, network string) string {
+	s := fmt.Sprintf("%s %v", ifname, ips)
+	if network != "" {
+		s += " from " + network
+	}
+	return s
 }
 
 // AddFailed implements attach.Events.

@@ -1,30 +1,32 @@
 // Package nodecert gives the daemon a client certificate of its own per
-// node (upstream's perNodeCertificate, multus-thick-behaviour.md §3.7):
-// client-go's certificate manager requests CN system:multus:<node>, O
-// system:multus from the kube-apiserver-client signer, with the bootstrap
-// kubeconfig's identity until it holds a valid certificate and with that
-// certificate after, and rotates it before it expires.
+// node (upstream's perNodeCertificate, multus-thick-behaviour.md §3.7): it
+// requests CN system:multus:<node>, O system:multus from the
+// kube-apiserver-client signer through a CertificateSigningRequest, with
+// the bootstrap kubeconfig's identity until it holds a valid certificate
+// and with that certificate after, and rotates it before it expires.
+//
+// Only the typed certificates/v1 client is used: client-go's certificate
+// manager takes a whole kubernetes.Interface, which links every API
+// group's clientset into the daemon.
 package nodecert
 
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"sync/atomic"
 	"time"
 
-	certificatesv1 "k8s.io/api/certificates/v1"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/certificate"
 	"k8s.io/client-go/util/connrotation"
 )
 
@@ -32,8 +34,9 @@ import (
 const (
 	UserPrefix = "system:multus:"
 	Group      = "system:multus"
-	// PairPrefix names the files in CertDir: <prefix>-current.pem is the
-	// current certificate and key.
+	// PairPrefix names the file in CertDir: <prefix>-current.pem holds the
+	// current certificate and its key (the name client-go's store used, so
+	// a node keeps its certificate across the upgrade).
 	PairPrefix = "multus-client"
 )
 
@@ -41,6 +44,16 @@ const (
 const (
 	DefaultCertDuration     = 10 * time.Minute
 	DefaultFirstCertTimeout = 2 * time.Minute
+)
+
+// Rotation starts between these fractions of the certificate's lifetime
+// (jittered, so that the nodes of a cluster do not renew together), and a
+// failed renewal is retried with backoff up to maxRetryBackoff.
+const (
+	rotateMin       = 0.7
+	rotateMax       = 0.9
+	firstRetry      = time.Second
+	maxRetryBackoff = time.Minute
 )
 
 // ErrNoCertificate: the first certificate did not arrive in time.
@@ -53,16 +66,18 @@ type Options struct {
 	CertDir             string
 	// CertDuration is the lifetime asked for (0: 10m).
 	CertDuration time.Duration
-	// FirstCertTimeout bounds the wait for the first certificate (0: 2m).
+	// FirstCertTimeout bounds the wait for the first certificate, and each
+	// renewal's (0: 2m).
 	FirstCertTimeout time.Duration
 	Logger           *slog.Logger
 }
 
-// Start runs the certificate manager until ctx ends, waits for the first
-// certificate and returns a rest.Config that authenticates with it. Every
-// TLS handshake presents the current certificate, and open connections
-// are closed when it rotates, so long-running watches move to the new one
-// before the old one expires.
+// Start loads the certificate in CertDir if it is still valid, or requests
+// one and waits for it (bounded by FirstCertTimeout), then rotates it
+// until ctx ends. The returned rest.Config authenticates with the current
+// certificate on every TLS handshake, and open connections are closed
+// when it rotates, so long-running watches move to the new one before the
+// old one expires.
 func Start(ctx context.Context, opts Options) (*rest.Config, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -74,33 +89,26 @@ func Start(ctx context.Context, opts Options) (*rest.Config, error) {
 	if err := os.MkdirAll(opts.CertDir, 0o700); err != nil {
 		return nil, fmt.Errorf("perNodeCertificate: certDir: %w", err)
 	}
-	store, err := certificate.NewFileStore(PairPrefix, opts.CertDir, opts.CertDir, "", "")
+	r := &rotator{opts: opts, bootstrap: bootstrap, path: filepath.Join(opts.CertDir, PairPrefix+"-current.pem"),
+		dialer: connrotation.NewDialer((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext)}
+	cfg, err := r.clientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("perNodeCertificate: certDir %s: %w", opts.CertDir, err)
-	}
-	mgr, err := certificate.NewManager(&certificate.Config{
-		ClientsetFn: csrClient(bootstrap, store),
-		Template: &x509.CertificateRequest{Subject: pkix.Name{
-			CommonName: UserPrefix + opts.NodeName, Organization: []string{Group},
-		}},
-		SignerName:                   certificatesv1.KubeAPIServerClientSignerName,
-		Usages:                       []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
-		RequestedCertificateLifetime: &opts.CertDuration,
-		CertificateStore:             store,
-		Name:                         "multus-client",
-	})
-	if err != nil {
-		return nil, fmt.Errorf("perNodeCertificate: certificate manager: %w", err)
-	}
-	mgr.Start()
-	go func() {
-		<-ctx.Done()
-		mgr.Stop()
-	}()
-	if err := waitFirst(ctx, mgr, opts); err != nil {
 		return nil, err
 	}
-	return clientConfig(ctx, bootstrap, mgr, opts)
+	if cur, err := loadPair(r.path, r.cn(), time.Now()); err != nil {
+		opts.Logger.Info("no usable client certificate in certDir; requesting one", "reason", err)
+	} else {
+		r.current.Store(cur)
+		opts.Logger.Info("client certificate loaded", "path", r.path, "notAfter", cur.cert.Leaf.NotAfter)
+	}
+	if r.current.Load() == nil {
+		if err := r.renew(ctx); err != nil {
+			return nil, fmt.Errorf("perNodeCertificate: %w for %s within %s (is cert-approver running?): %w",
+				ErrNoCertificate, r.cn(), opts.FirstCertTimeout, err)
+		}
+	}
+	go r.run(ctx)
+	return cfg, nil
 }
 
 func (o *Options) defaults() error {
@@ -127,101 +135,107 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-// csrClient is the client the manager requests certificates with: the
-// current certificate while it is valid (renewal as system:multus:<node>),
-// else the bootstrap identity.
-func csrClient(bootstrap *rest.Config, store certificate.FileStore) certificate.ClientsetFunc {
-	return func(current *tls.Certificate) (kubernetes.Interface, error) {
-		if current == nil || current.Leaf == nil || time.Now().After(current.Leaf.NotAfter) {
-			return kubernetes.NewForConfig(bootstrap)
-		}
-		cfg := rest.AnonymousClientConfig(bootstrap)
-		cfg.CertFile, cfg.KeyFile = store.CurrentPath(), store.CurrentPath()
-		return kubernetes.NewForConfig(cfg)
-	}
+// rotator holds the current certificate and renews it.
+type rotator struct {
+	opts      Options
+	bootstrap *rest.Config
+	path      string
+	current   atomic.Pointer[pair]
+	dialer    *connrotation.Dialer
 }
 
-func waitFirst(ctx context.Context, mgr certificate.Manager, opts Options) error {
-	ctx, cancel := context.WithTimeout(ctx, opts.FirstCertTimeout)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for mgr.Current() == nil {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("perNodeCertificate: %w for %s%s within %s (is cert-approver running?): %w",
-				ErrNoCertificate, UserPrefix, opts.NodeName, opts.FirstCertTimeout, ctx.Err())
-		case <-tick.C:
-		}
-	}
-	return nil
-}
+func (r *rotator) cn() string { return UserPrefix + r.opts.NodeName }
 
-// clientConfig is bootstrap's server and CA with the manager's current
-// certificate as the only credential.
-func clientConfig(ctx context.Context, bootstrap *rest.Config, mgr certificate.Manager, opts Options) (*rest.Config, error) {
-	anon := rest.AnonymousClientConfig(bootstrap)
+// clientConfig is bootstrap's server and CA with the current certificate
+// as the only credential, through GetClientCertificate.
+func (r *rotator) clientConfig() (*rest.Config, error) {
+	anon := rest.AnonymousClientConfig(r.bootstrap)
 	tlsCfg, err := rest.TLSConfigFor(anon)
 	if err != nil {
-		return nil, fmt.Errorf("perNodeCertificate: TLS config of %s: %w", opts.BootstrapKubeconfig, err)
+		return nil, fmt.Errorf("perNodeCertificate: TLS config of %s: %w", r.opts.BootstrapKubeconfig, err)
 	}
 	if tlsCfg == nil {
-		return nil, fmt.Errorf("perNodeCertificate: bootstrapKubeconfig %s: server %s is not https", opts.BootstrapKubeconfig, bootstrap.Host)
+		return nil, fmt.Errorf("perNodeCertificate: bootstrapKubeconfig %s: server %s is not https", r.opts.BootstrapKubeconfig, r.bootstrap.Host)
 	}
 	tlsCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		if c := mgr.Current(); c != nil {
-			return c, nil
+		if c := r.current.Load(); c != nil {
+			return c.cert, nil
 		}
 		return &tls.Certificate{}, nil
 	}
-	dialer := connrotation.NewDialer((&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext)
-	go closeOnRotation(ctx, mgr, dialer, opts.Logger)
 	return &rest.Config{
 		Host:    anon.Host,
 		APIPath: anon.APIPath,
 		Transport: utilnet.SetTransportDefaults(&http.Transport{
-			TLSClientConfig: tlsCfg, DialContext: dialer.DialContext,
+			TLSClientConfig: tlsCfg, DialContext: r.dialer.DialContext,
 			TLSHandshakeTimeout: 10 * time.Second, MaxIdleConnsPerHost: 25,
 		}),
 		Timeout: anon.Timeout,
 	}, nil
 }
 
-// rotationCheck is how often the current certificate is compared with
-// the one connections were opened with, from its lifetime: often enough
-// that connections move before the old one expires (upstream uses 10 s
-// under 1 h).
-func rotationCheck(lifetime time.Duration) time.Duration {
-	if lifetime < time.Hour {
-		return min(10*time.Second, max(lifetime/20, time.Second))
-	}
-	return time.Minute
-}
-
-func lifetimeOf(c *tls.Certificate) time.Duration {
-	if c == nil || c.Leaf == nil {
-		return 0
-	}
-	return c.Leaf.NotAfter.Sub(c.Leaf.NotBefore)
-}
-
-func closeOnRotation(ctx context.Context, mgr certificate.Manager, dialer *connrotation.Dialer, log *slog.Logger) {
-	last := mgr.Current()
-	timer := time.NewTimer(rotationCheck(lifetimeOf(last)))
-	defer timer.Stop()
+// run renews the certificate at a jittered point of its lifetime, and
+// retries a failed renewal with backoff, until ctx ends.
+func (r *rotator) run(ctx context.Context) {
+	backoff := firstRetry
 	for {
+		wait := time.Until(rotationTime(r.current.Load().cert.Leaf, rand.Float64()))
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
 		case <-timer.C:
 		}
-		if c := mgr.Current(); c != nil && c != last {
-			last = c
-			dialer.CloseAll()
-			if c.Leaf != nil {
-				log.Info("client certificate rotated; connections reopened", "subject", c.Leaf.Subject.String(), "notAfter", c.Leaf.NotAfter)
+		for {
+			err := r.renew(ctx)
+			if err == nil {
+				backoff = firstRetry
+				break
 			}
+			if ctx.Err() != nil {
+				return
+			}
+			r.opts.Logger.Warn("client certificate renewal failed; retrying", "err", err, "in", backoff,
+				"notAfter", r.current.Load().cert.Leaf.NotAfter)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxRetryBackoff)
 		}
-		timer.Reset(rotationCheck(lifetimeOf(last)))
 	}
+}
+
+// renew requests a certificate, stores it and makes it current; open
+// connections are closed so that they reconnect with it.
+func (r *rotator) renew(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.FirstCertTimeout)
+	defer cancel()
+	identity := r.bootstrap
+	// Renewal as system:multus:<node> while the current one is valid.
+	if cur := r.current.Load(); cur != nil && time.Now().Before(cur.cert.Leaf.NotAfter) {
+		identity = rest.AnonymousClientConfig(r.bootstrap)
+		// The file holds both; each side picks its PEM blocks.
+		identity.TLSClientConfig.CertData, identity.TLSClientConfig.KeyData = cur.pem, cur.pem
+	}
+	pemPair, err := request(ctx, identity, r.cn(), r.opts.CertDuration)
+	if err != nil {
+		return err
+	}
+	p, err := parsePair(pemPair, r.cn(), time.Now())
+	if err != nil {
+		return fmt.Errorf("issued certificate: %w", err)
+	}
+	if err := storePair(r.path, pemPair); err != nil {
+		return err
+	}
+	old := r.current.Swap(p)
+	if old != nil {
+		r.dialer.CloseAll()
+	}
+	r.opts.Logger.Info("client certificate issued", "subject", p.cert.Leaf.Subject.String(),
+		"notAfter", p.cert.Leaf.NotAfter, "rotated", old != nil)
+	return nil
 }

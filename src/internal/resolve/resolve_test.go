@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/multus-thick/multus-thick/src/api"
+	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/netconf"
 )
 
@@ -61,6 +62,7 @@ type fakeEvents struct{ warnings []string }
 
 func (e *fakeEvents) AddedInterface(*corev1.Pod, string, []string, string) {}
 func (e *fakeEvents) AddFailed(*corev1.Pod, string, string, uint, error)   {}
+func (e *fakeEvents) AddedInterfaces(*corev1.Pod, []attach.AddedInterface) {}
 func (e *fakeEvents) Warning(pod *corev1.Pod, reason, msg string) {
 	e.warnings = append(e.warnings, reason+": "+msg)
 }

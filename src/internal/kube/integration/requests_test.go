@@ -15,6 +15,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/kube"
+	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
 
 // requestCounter is a kube.RequestObserver that keeps the counts.
@@ -57,50 +58,94 @@ func (c *requestCounter) since(before map[string]int) map[string]int {
 
 // TestRequestsPerAddDel pins what one ADD and one DEL of a pod with one
 // macvlan attachment cost the API server, by verb and resource, counted
-// by the daemon's own transport: the pod comes from the node's informer,
-// the network-status is one patch of pods/status, and the two
-// AddedInterface events are one create each (sent by the recorder after
-// the ADD returned). A DEL of a cached pod sends nothing.
+// by the daemon's own transport, in each addedInterfaceEvents mode: the
+// pod comes from the node's informer, the network-status is one patch of
+// pods/status, and each AddedInterface event is one create (sent by the
+// recorder after the ADD returned): two per ADD per interface (cluster
+// network and attachment), one per pod, none. A DEL of a cached pod sends
+// nothing.
 func TestRequestsPerAddDel(t *testing.T) {
-	ns := freshNamespace(t)
-	createNAD(t, ns, "macvlan", macvlanConf)
-	pod := createPod(t, newPod(ns, "p", "node-requests", map[string]string{
-		"k8s.v1.cni.cncf.io/networks": "macvlan",
-	}))
-	var counter requestCounter
-	d := startDaemon(t, suite.daemonKC, kube.Config{NodeName: "node-requests", Requests: &counter, PodLookupTimeout: 30 * time.Second})
-	ctx := context.Background()
-	ref := attach.PodRef{Namespace: ns, Name: "p", UID: string(pod.UID)}
-	if started := counter.snapshot(); started["list pods"] != 1 || started["watch pods"] < 1 ||
-		started["list network-attachment-definitions"] != 1 {
-		t.Errorf("start-up requests = %v, want one list and a watch each of pods and network-attachment-definitions", started)
+	cases := []struct {
+		mode       kube.EventsMode
+		wantEvents int
+	}{
+		{kube.EventsPerInterface, 2},
+		{kube.EventsPerPod, 1},
+		{kube.EventsNone, 0},
 	}
+	for _, tc := range cases {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			ns := freshNamespace(t)
+			node := "node-requests-" + strings.ToLower(string(tc.mode))
+			createNAD(t, ns, "macvlan", macvlanConf)
+			pod := createPod(t, newPod(ns, "p", node, map[string]string{
+				"k8s.v1.cni.cncf.io/networks": "macvlan",
+			}))
+			var counter requestCounter
+			d := startDaemon(t, suite.daemonKC, kube.Config{NodeName: node, Requests: &counter,
+				PodLookupTimeout: 30 * time.Second, Events: tc.mode})
+			ctx := context.Background()
+			ref := attach.PodRef{Namespace: ns, Name: "p", UID: string(pod.UID)}
+			if started := counter.snapshot(); started["list pods"] != 1 || started["watch pods"] < 1 ||
+				started["list network-attachment-definitions"] != 1 {
+				t.Errorf("start-up requests = %v, want one list and a watch each of pods and network-attachment-definitions", started)
+			}
 
-	before := counter.snapshot()
-	ds, err := d.add(ctx, ref)
+			before := counter.snapshot()
+			ds, err := d.add(ctx, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cached, err := d.client.Pods().GetPod(ctx, ref, attach.OpAdd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// As attach reports a successful ADD: each interface as its
+			// delegate succeeds, then all of them once.
+			var added []attach.AddedInterface
+			for i, del := range ds {
+				a := attach.AddedInterface{IfName: fmt.Sprintf("net%d", i), IPs: []string{fmt.Sprintf("10.9.0.%d/24", i+1)}, Network: del.Name}
+				d.client.Events().AddedInterface(cached, a.IfName, a.IPs, a.Network)
+				added = append(added, a)
+			}
+			d.client.Events().AddedInterfaces(cached, added)
+			// The recorder sends in order: once a later event is stored,
+			// every AddedInterface event the ADD caused has been sent.
+			d.client.Events().(resolve.Warner).Warning(cached, "TestFence", "after the ADD's events")
+			waitEvents(t, ns, "TestFence", 1)
+			if got := countEvents(t, ns, kube.ReasonAddedInterface); got != tc.wantEvents {
+				t.Errorf("%d AddedInterface events, want %d", got, tc.wantEvents)
+			}
+			want := map[string]int{"patch pods/status": 1, "create events": tc.wantEvents + 1}
+			if got := counter.since(before); !maps.Equal(got, want) {
+				t.Errorf("requests per ADD and the fence event = %v, want %v (ADD alone: %d)", got, want, tc.wantEvents+1)
+			}
+
+			before = counter.snapshot()
+			if _, err := d.client.Pods().GetPod(ctx, ref, attach.OpDel); err != nil {
+				t.Fatal(err)
+			}
+			if got := counter.since(before); len(got) != 0 {
+				t.Errorf("requests per DEL = %v, want none", got)
+			}
+		})
+	}
+}
+
+// countEvents is the number of ns's events with reason.
+func countEvents(t *testing.T, ns, reason string) int {
+	t.Helper()
+	list, err := suite.admin.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cached, err := d.client.Pods().GetPod(ctx, ref, attach.OpAdd)
-	if err != nil {
-		t.Fatal(err)
+	n := 0
+	for _, e := range list.Items {
+		if e.Reason == reason {
+			n++
+		}
 	}
-	for i, del := range ds {
-		d.client.Events().AddedInterface(cached, fmt.Sprintf("net%d", i), []string{fmt.Sprintf("10.9.0.%d/24", i+1)}, del.Name)
-	}
-	waitEvents(t, ns, kube.ReasonAddedInterface, len(ds))
-	want := map[string]int{"patch pods/status": 1, "create events": 2}
-	if got := counter.since(before); !maps.Equal(got, want) {
-		t.Errorf("requests per ADD = %v, want %v", got, want)
-	}
-
-	before = counter.snapshot()
-	if _, err := d.client.Pods().GetPod(ctx, ref, attach.OpDel); err != nil {
-		t.Fatal(err)
-	}
-	if got := counter.since(before); len(got) != 0 {
-		t.Errorf("requests per DEL = %v, want none", got)
-	}
+	return n
 }
 
 // waitEvents waits until ns has n events with reason.

@@ -36,7 +36,7 @@ import (
 )
 
 // certLifetime is what the test's signer issues, whatever was asked: short,
-// so that the certificate manager rotates within the test.
+// so that nodecert rotates within the test.
 const certLifetime = 30 * time.Second
 
 // TestPerNodeCertificate: from the node's bootstrap kubeconfig to a
@@ -103,6 +103,42 @@ func TestPerNodeCertificate(t *testing.T) {
 	}
 	if u := whoami(ctx, t, client); u.Username != nodecert.UserPrefix+node {
 		t.Errorf("after the first certificate expired: authenticated as %q", u.Username)
+	}
+}
+
+// TestRestartKeepsCertificate: a daemon restarted with a valid
+// certificate in certDir uses it: no CSR, no approver needed.
+func TestRestartKeepsCertificate(t *testing.T) {
+	const node = "restart1"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := testLogger(t)
+	approverCtx, stopApprover := context.WithCancel(ctx)
+	startApprover(approverCtx, t, log)
+	go signApproved(approverCtx, t, 10*time.Minute)
+	bootstrap := kubeconfigOf(t, "system:node:"+node, "system:nodes")
+	certDir := filepath.Join(t.TempDir(), "certs")
+	opts := nodecert.Options{NodeName: node, BootstrapKubeconfig: bootstrap, CertDir: certDir, FirstCertTimeout: time.Minute, Logger: log}
+	first, cancelFirst := context.WithCancel(ctx)
+	if _, err := nodecert.Start(first, opts); err != nil {
+		t.Fatal(err)
+	}
+	cancelFirst()
+	stopApprover()
+	issued := currentCert(t, certDir)
+
+	cfg, err := nodecert.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := whoami(ctx, t, kubernetes.NewForConfigOrDie(cfg)); u.Username != nodecert.UserPrefix+node {
+		t.Errorf("after the restart: authenticated as %q", u.Username)
+	}
+	if got := currentCert(t, certDir); got.SerialNumber.Cmp(issued.SerialNumber) != 0 {
+		t.Errorf("certificate replaced at restart: serial %s, want %s", got.SerialNumber, issued.SerialNumber)
+	}
+	if csrs := csrsFor(ctx, t, nodecert.UserPrefix+node); len(csrs) != 1 {
+		t.Errorf("%d CSRs for %s%s, want the first one only", len(csrs), nodecert.UserPrefix, node)
 	}
 }
 
