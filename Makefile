@@ -239,10 +239,11 @@ bench: preflight build plugins ## Node-level benchmark, ours vs the floor (BENCH
 # attachment, Multus without, and flannel alone (00-multus.conf moved aside, restored after).
 # Results: $(ARTIFACTS)/bench/{bench-lab.json,bench-lab.md,bench-lab.svg}. Take the lab lock.
 BENCH_LAB_ARGS ?=
+LAB_KUBECONFIG ?= $(ARTIFACTS)/kubeconfig
 
 .PHONY: bench-lab
 bench-lab: ## Lab density benchmark: pod-ready latency and daemon cost per node on the kind lab
-	$(GO) run ./src/cmd/bench-lab -kubeconfig $(or $(LAB_KUBECONFIG),$(ARTIFACTS)/kubeconfig) \
+	$(GO) run ./src/cmd/bench-lab -kubeconfig $(LAB_KUBECONFIG) \
 	  -out $(ARTIFACTS)/bench -commit $(COMMIT) $(BENCH_LAB_ARGS)
 
 ##@ Lint

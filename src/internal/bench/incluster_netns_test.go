@@ -50,7 +50,7 @@ func TestStartInMountNS(t *testing.T) {
 	// The child prints the token, then waits for the gate and lists
 	// /run/netns, where the namespace made meanwhile must show.
 	script := `cat ` + ServiceAccountDir + `/token; echo; while [ ! -e ` + gate + ` ]; do sleep 0.05; done; ls ` + NetnsDir
-	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd := exec.Command("sh", "-c", script)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	done := make(chan error, 1)
