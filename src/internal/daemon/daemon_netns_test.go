@@ -133,6 +133,20 @@ func (e *procEnv) start() {
 	}
 }
 
+// conf waits for auto mode's 00-multus.conf and returns it: /readyz may
+// answer before the file is written, and a test that read it at once
+// would hand the shim an empty config.
+func (e *procEnv) conf() []byte {
+	e.t.Helper()
+	var data []byte
+	testutil.Eventually(e.t, "00-multus.conf", 10*time.Second, func() bool {
+		var err error
+		data, err = os.ReadFile(e.confPath)
+		return err == nil
+	})
+	return data
+}
+
 // launch starts the daemon process without waiting for it.
 func (e *procEnv) launch() *testutil.SyncBuffer {
 	e.t.Helper()
@@ -243,10 +257,7 @@ func (e *procEnv) reserved(network string) []string {
 func TestDaemonProcessLifecycle(t *testing.T) {
 	e := newProcEnv(t)
 	e.start()
-	conf, err := os.ReadFile(e.confPath)
-	if err != nil {
-		t.Fatalf("00-multus.conf not written: %v", err)
-	}
+	conf := e.conf()
 	pod := testutil.NewNetns(t)
 	const id = "c0ffee0001"
 
@@ -339,7 +350,7 @@ func TestDaemonProcessLifecycle(t *testing.T) {
 func TestDaemonProcessBadInputNeverCrashes(t *testing.T) {
 	e := newProcEnv(t)
 	e.start()
-	conf, _ := os.ReadFile(e.confPath)
+	conf := e.conf()
 	pod := testutil.NewNetns(t)
 	tests := []struct {
 		name  string
@@ -381,10 +392,7 @@ func TestDaemonProcessBadInputNeverCrashes(t *testing.T) {
 func TestDaemonProcessAddDuringRestart(t *testing.T) {
 	e := newProcEnv(t)
 	e.start()
-	conf, err := os.ReadFile(e.confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := e.conf()
 	if code := e.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}

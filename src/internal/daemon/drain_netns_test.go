@@ -33,10 +33,7 @@ func TestDaemonProcessDrain(t *testing.T) {
 		t.Fatalf("missing %s (run make build): %v", oldshim, err)
 	}
 	e.start()
-	conf, err := os.ReadFile(e.confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := e.conf()
 	pods := map[string]ns.NetNS{"c0ffee0d01": testutil.NewNetns(t), "c0ffee0d02": testutil.NewNetns(t)}
 	for id, pod := range pods {
 		if _, err := e.shim("ADD", id, pod, "p-"+id, conf); err != nil {

@@ -64,12 +64,7 @@ func TestDaemonProcessSelfReferencingNetwork(t *testing.T) {
 			raw, _ = json.Marshal(cfg)
 			must(t, os.WriteFile(e.config, raw, 0o644))
 			e.start()
-			// /readyz answers before auto mode has written 00-multus.conf.
-			var conf []byte
-			testutil.Eventually(t, "00-multus.conf", 10*time.Second, func() bool {
-				conf, err = os.ReadFile(e.confPath)
-				return err == nil
-			})
+			conf := e.conf()
 			var hostileConf map[string]any
 			must(t, json.Unmarshal(conf, &hostileConf))
 			hostileConf["defaultNetworks"] = []string{"loop"}
