@@ -1,5 +1,5 @@
-// Package netstatus decodes and formats the pod annotation
-// k8s.v1.cni.cncf.io/network-status (api.NetworkStatusAnnotation).
+// Package netstatus builds (from a CNI result), decodes and formats the pod
+// annotation k8s.v1.cni.cncf.io/network-status (api.NetworkStatusAnnotation).
 //
 // It is a package of its own, apart from api, because it uses the
 // NetworkAttachmentDefinition client's types, which import Kubernetes

@@ -102,11 +102,7 @@ func (tx *addTx) run(ctx context.Context, atts []*attachment) (cnitypes.Result, 
 		}
 		tx.event(at, res)
 		if tx.pod != nil {
-			st, err := networkStatuses(at, res, at.d.MasterPlugin)
-			if err != nil {
-				return nil, tx.rollback(ctx, nil, err)
-			}
-			statuses = append(statuses, st...)
+			statuses = append(statuses, networkStatuses(at, res, at.d.MasterPlugin)...)
 		}
 	}
 	if err := tx.writeStatus(ctx, statuses); err != nil {

@@ -46,11 +46,7 @@ func (a *Attacher) DelegateAdd(ctx context.Context, req *Request, attrs *api.Int
 	}
 	tx.event(at, res)
 	if a.opts.Status != nil && pod != nil {
-		st, err := networkStatuses(at, res, false)
-		if err != nil {
-			return nil, tx.rollbackHotplug(ctx, nil, err)
-		}
-		if err := a.replaceInterfaceStatus(ctx, req.Pod, at.ifname, st); err != nil {
+		if err := a.replaceInterfaceStatus(ctx, req.Pod, at.ifname, networkStatuses(at, res, false)); err != nil {
 			return nil, tx.rollbackHotplug(ctx, nil, err)
 		}
 	}

@@ -6,26 +6,20 @@ import (
 
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	nadv1 "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/apis/k8s.cni.cncf.io/v1"
-	nadutils "github.com/k8snetworkplumbingwg/network-attachment-definition-client/pkg/utils"
+
+	"github.com/multus-thick/multus-thick/src/api/netstatus"
 )
 
 // Everything ADD and the hot-plug commands do to the pod's
 // k8s.v1.cni.cncf.io/network-status annotation: the entries are built
-// here and written through the StatusWriter (kube/status.go talks to the
-// API server and formats the value with api/netstatus).
+// here (from each result, by api/netstatus' rules) and written through the
+// StatusWriter (kube/status.go talks to the API server and formats the
+// value with api/netstatus).
 
 // networkStatuses builds the entries of one attachment's result; master
 // marks the cluster network's entry as the default one.
-func networkStatuses(at *attachment, res *types100.Result, master bool) ([]nadv1.NetworkStatus, error) {
-	st, err := nadutils.CreateNetworkStatuses(res, at.d.Name, master, loadDeviceInfo(at.devInfo))
-	if err != nil {
-		return nil, fmt.Errorf("%s: build network status: %w", at, err)
-	}
-	out := make([]nadv1.NetworkStatus, 0, len(st))
-	for _, s := range st {
-		out = append(out, *s)
-	}
-	return out, nil
+func networkStatuses(at *attachment, res *types100.Result, master bool) []nadv1.NetworkStatus {
+	return netstatus.FromResult(res, at.d.Name, master, loadDeviceInfo(at.devInfo))
 }
 
 // writeStatus replaces the pod's network-status with this ADD's. It is

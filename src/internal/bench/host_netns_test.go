@@ -4,19 +4,18 @@ package bench
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // TestHostLifecycle creates namespaces and a veth pair the way a run does and
 // checks that the sweep leaves nothing carrying the prefix.
 func TestHostLifecycle(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testutil.RequireRoot(t)
 	ip, err := exec.LookPath("ip")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // TestStartInMountNS starts a process the way an in-cluster daemon is
@@ -18,9 +20,7 @@ import (
 // sees a network namespace created after it started, while the host's path
 // stays empty and the mount point goes after the undo.
 func TestStartInMountNS(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testutil.RequireRoot(t)
 	ip, err := exec.LookPath("ip")
 	if err != nil {
 		t.Fatal(err)

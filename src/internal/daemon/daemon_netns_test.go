@@ -18,11 +18,11 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/netlinksafe"
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/containernetworking/plugins/pkg/testutils"
 	"github.com/vishvananda/netlink"
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/client"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // This tier runs the REAL multus-daemon process (MT_BIN) with the reference
@@ -51,36 +51,17 @@ type procEnv struct {
 
 func requireBins(t *testing.T) (bin, plugins string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("netns tests need root")
-	}
-	bin, plugins = os.Getenv("MT_BIN"), os.Getenv("MT_PLUGINS")
-	if plugins == "" {
-		plugins = "/var/cache/multus-thick/cni-plugins-v1.10.0"
-	}
+	testutil.RequireRoot(t)
+	bin = os.Getenv("MT_BIN")
 	if bin == "" {
 		t.Fatal("MT_BIN is not set: run through `make test-netns`, which builds bin/")
 	}
-	for _, p := range []string{filepath.Join(bin, "multus-daemon"), filepath.Join(bin, "multus-shim"),
-		filepath.Join(plugins, "bridge"), filepath.Join(plugins, "host-local")} {
+	for _, p := range []string{filepath.Join(bin, "multus-daemon"), filepath.Join(bin, "multus-shim")} {
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("missing %s (run make build plugins): %v", p, err)
+			t.Fatalf("missing %s (run make build): %v", p, err)
 		}
 	}
-	return bin, plugins
-}
-
-func newNS(t *testing.T) ns.NetNS {
-	t.Helper()
-	n, err := testutils.NewNS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = n.Close()
-		_ = testutils.UnmountNS(n)
-	})
-	return n
+	return bin, testutil.PluginDir(t, "bridge", "host-local")
 }
 
 func bridgeConflist(name, bridge, subnet, ipamDir string) string {
@@ -100,7 +81,7 @@ func newProcEnv(t *testing.T, extra ...map[string]any) *procEnv {
 		sockDir: filepath.Join(root, "run"), autoDir: filepath.Join(root, "netd"), confDir: filepath.Join(root, "netd"),
 		netDir: filepath.Join(root, "multus.d"), ipamDir: filepath.Join(root, "ipam"),
 		config: filepath.Join(root, "daemon-config.json"), logFile: filepath.Join(root, "daemon.log"),
-		node: newNS(t)}
+		node: testutil.NewNetns(t)}
 	e.confPath = filepath.Join(e.confDir, "00-multus.conf")
 	for _, d := range []string{e.autoDir, e.netDir, e.ipamDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -152,12 +133,26 @@ func (e *procEnv) start() {
 	}
 }
 
+// conf waits for auto mode's 00-multus.conf and returns it: /readyz may
+// answer before the file is written, and a test that read it at once
+// would hand the shim an empty config.
+func (e *procEnv) conf() []byte {
+	e.t.Helper()
+	var data []byte
+	testutil.Eventually(e.t, "00-multus.conf", 10*time.Second, func() bool {
+		var err error
+		data, err = os.ReadFile(e.confPath)
+		return err == nil
+	})
+	return data
+}
+
 // launch starts the daemon process without waiting for it.
-func (e *procEnv) launch() *syncBuffer {
+func (e *procEnv) launch() *testutil.SyncBuffer {
 	e.t.Helper()
 	cmd := exec.Command(filepath.Join(e.bin, "multus-daemon"), "-config", e.config)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"} // no KUBERNETES_SERVICE_HOST: files only
-	stderr := &syncBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	cmd.Stderr = stderr
 	err := e.node.Do(func(ns.NetNS) error { return cmd.Start() })
 	if err != nil {
@@ -262,11 +257,8 @@ func (e *procEnv) reserved(network string) []string {
 func TestDaemonProcessLifecycle(t *testing.T) {
 	e := newProcEnv(t)
 	e.start()
-	conf, err := os.ReadFile(e.confPath)
-	if err != nil {
-		t.Fatalf("00-multus.conf not written: %v", err)
-	}
-	pod := newNS(t)
+	conf := e.conf()
+	pod := testutil.NewNetns(t)
 	const id = "c0ffee0001"
 
 	// ADD: both networks inside the pod namespace, result on stdout.
@@ -332,7 +324,7 @@ func TestDaemonProcessLifecycle(t *testing.T) {
 
 	// GC: a second pod's attachment is not in the valid list, so its IP
 	// reservation on the cluster network goes.
-	pod2 := newNS(t)
+	pod2 := testutil.NewNetns(t)
 	const id2 = "c0ffee0002"
 	if _, err := e.shim("ADD", id2, pod2, "p2", conf); err != nil {
 		t.Fatal(err)
@@ -358,8 +350,8 @@ func TestDaemonProcessLifecycle(t *testing.T) {
 func TestDaemonProcessBadInputNeverCrashes(t *testing.T) {
 	e := newProcEnv(t)
 	e.start()
-	conf, _ := os.ReadFile(e.confPath)
-	pod := newNS(t)
+	conf := e.conf()
+	pod := testutil.NewNetns(t)
 	tests := []struct {
 		name  string
 		stdin []byte
@@ -400,17 +392,14 @@ func TestDaemonProcessBadInputNeverCrashes(t *testing.T) {
 func TestDaemonProcessAddDuringRestart(t *testing.T) {
 	e := newProcEnv(t)
 	e.start()
-	conf, err := os.ReadFile(e.confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conf := e.conf()
 	if code := e.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
 	if _, err := os.Stat(e.confPath); err != nil {
 		t.Fatalf("00-multus.conf removed at shutdown: %v", err)
 	}
-	pod := newNS(t)
+	pod := testutil.NewNetns(t)
 	const id = "c0ffee0003"
 	type res struct {
 		out []byte

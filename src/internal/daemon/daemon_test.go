@@ -18,25 +18,12 @@ import (
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/client"
 	"github.com/multus-thick/multus-thick/src/internal/server"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
-// syncBuffer is a goroutine-safe stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// waitBound is the safety net of every wait for the in-process daemon
+// (its first config write, its socket, its logs), not a timing assertion.
+const waitBound = 10 * time.Second
 
 // stubBackend answers STATUS with a scripted error and records the
 // attach.Options the daemon built.
@@ -97,7 +84,7 @@ func (l *layout) primary(t *testing.T) string {
 	return p
 }
 
-func testEnv(l *layout, stderr *syncBuffer, backend *stubBackend) Env {
+func testEnv(l *layout, stderr *testutil.SyncBuffer, backend *stubBackend) Env {
 	return Env{
 		Args:   []string{"-config", l.config},
 		Stderr: stderr,
@@ -114,17 +101,6 @@ func testEnv(l *layout, stderr *syncBuffer, backend *stubBackend) Env {
 		},
 		ReadinessInterval: 10 * time.Millisecond,
 		PrimaryTimeout:    200 * time.Millisecond,
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -193,7 +169,7 @@ func TestStartupFailuresExitCodes(t *testing.T) {
 			if tc.prepare != nil {
 				tc.prepare(t, l)
 			}
-			var stderr, stdout syncBuffer
+			var stderr, stdout testutil.SyncBuffer
 			env := testEnv(l, &stderr, &stubBackend{})
 			env.Stdout = &stdout
 			if tc.args != nil {
@@ -244,12 +220,12 @@ func TestRunAutoModeServesAndKeepsConfOnExit(t *testing.T) {
 	l.daemonConfig(t, map[string]any{"binDir": "/host/opt/cni/bin", "delegateTimeout": "7s",
 		"maxConcurrentDelegates": 3, "shimTimeout": "30s", "someUpstreamKey": 1})
 	primary := l.primary(t)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	backend := &stubBackend{statusErr: fmt.Errorf("delegate: %w", &cnitypes.Error{Code: 50, Msg: "plugin not available"})}
 	stop := runDaemon(t, testEnv(l, &stderr, backend))
 
 	confFile := filepath.Join(l.conf, "00-multus.conf")
-	waitFor(t, "00-multus.conf", func() bool { return exists(confFile) })
+	testutil.Eventually(t, "00-multus.conf", waitBound, func() bool { return exists(confFile) })
 	var conf map[string]any
 	data, _ := os.ReadFile(confFile)
 	if err := json.Unmarshal(data, &conf); err != nil {
@@ -301,10 +277,10 @@ func TestRunDeleteConfOnExit(t *testing.T) {
 	l := newLayout(t)
 	l.daemonConfig(t, map[string]any{"deleteConfOnExit": true})
 	l.primary(t)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	stop := runDaemon(t, testEnv(l, &stderr, &stubBackend{}))
 	confFile := filepath.Join(l.conf, "00-multus.conf")
-	waitFor(t, "00-multus.conf", func() bool { return exists(confFile) })
+	testutil.Eventually(t, "00-multus.conf", waitBound, func() bool { return exists(confFile) })
 	if code := stop(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
@@ -325,11 +301,11 @@ func TestRunReadinessRemovedGatesInsteadOfExiting(t *testing.T) {
 	}
 	l.daemonConfig(t, map[string]any{"readinessindicatorfile": ready})
 	l.primary(t)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	backend := &stubBackend{}
 	stop := runDaemon(t, testEnv(l, &stderr, backend))
 	confFile := filepath.Join(l.conf, "00-multus.conf")
-	waitFor(t, "00-multus.conf", func() bool { return exists(confFile) })
+	testutil.Eventually(t, "00-multus.conf", waitBound, func() bool { return exists(confFile) })
 	c := client.New(api.SocketPath(l.sock))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -379,12 +355,12 @@ func TestRunNonAutoReadinessGate(t *testing.T) {
 	}
 	ready := filepath.Join(l.root, "flannel", "subnet.env")
 	l.daemonConfig(t, map[string]any{"multusConfigFile": user, "readinessindicatorfile": ready, "readinessIndicatorTimeout": "1h"})
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	stop := runDaemon(t, testEnv(l, &stderr, &stubBackend{}))
 	c := client.New(api.SocketPath(l.sock))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	waitFor(t, "/healthz", func() bool { return c.Healthz(ctx) == nil })
+	testutil.Eventually(t, "/healthz", waitBound, func() bool { return c.Healthz(ctx) == nil })
 	if err := c.Readyz(ctx); err == nil {
 		t.Fatal("/readyz answers 200 before the readiness file exists")
 	}
@@ -397,7 +373,7 @@ func TestRunNonAutoReadinessGate(t *testing.T) {
 	if err := c.WaitReady(ctx, 20*time.Millisecond); err != nil {
 		t.Fatalf("not ready with the file present: %v", err)
 	}
-	waitFor(t, "installed config", func() bool { return exists(filepath.Join(l.conf, "70-multus.conf")) })
+	testutil.Eventually(t, "installed config", waitBound, func() bool { return exists(filepath.Join(l.conf, "70-multus.conf")) })
 	if code := stop(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}
@@ -411,10 +387,10 @@ func TestRunNonAutoKeepsRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.daemonConfig(t, map[string]any{"multusConfigFile": user})
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	stop := runDaemon(t, testEnv(l, &stderr, &stubBackend{}))
 	installed := filepath.Join(l.conf, "70-multus.conf")
-	waitFor(t, "installed config", func() bool { return exists(installed) })
+	testutil.Eventually(t, "installed config", waitBound, func() bool { return exists(installed) })
 	c := client.New(api.SocketPath(l.sock))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

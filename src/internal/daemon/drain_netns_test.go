@@ -18,6 +18,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/client"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // The drain, with the real daemon process, the real shim and upstream's
@@ -32,11 +33,8 @@ func TestDaemonProcessDrain(t *testing.T) {
 		t.Fatalf("missing %s (run make build): %v", oldshim, err)
 	}
 	e.start()
-	conf, err := os.ReadFile(e.confPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pods := map[string]ns.NetNS{"c0ffee0d01": newNS(t), "c0ffee0d02": newNS(t)}
+	conf := e.conf()
+	pods := map[string]ns.NetNS{"c0ffee0d01": testutil.NewNetns(t), "c0ffee0d02": testutil.NewNetns(t)}
 	for id, pod := range pods {
 		if _, err := e.shim("ADD", id, pod, "p-"+id, conf); err != nil {
 			t.Fatal(err)
@@ -249,7 +247,7 @@ func TestDaemonProcessReadinessIndicator(t *testing.T) {
 	// The conf from an earlier boot (kept across restarts on purpose).
 	conf := []byte(`{"cniVersion":"1.1.0","name":"multus-cni-network","type":"multus-shim","daemonSocketDir":"` + e.sockDir +
 		`","clusterNetwork":"` + filepath.Join(e.autoDir, "10-mtnet.conflist") + `","shimReadinessTimeout":"30s"}`)
-	pod := newNS(t)
+	pod := testutil.NewNetns(t)
 	const id = "c0ffee0r01"
 	added := make(chan error, 1)
 	go func() { _, err := e.shim("ADD", id, pod, "p-r01", conf); added <- err }()
@@ -280,12 +278,10 @@ func TestDaemonProcessReadinessIndicator(t *testing.T) {
 
 	// Start-up finished (it saw the file too), then the primary network
 	// restarts: the file goes.
-	for !bytes.Contains(func() []byte { b, _ := os.ReadFile(e.logFile); return b }(), []byte("msg=ready")) {
-		if ctx.Err() != nil {
-			t.Fatal("start-up never finished")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, "start-up to finish", 60*time.Second, func() bool {
+		b, _ := os.ReadFile(e.logFile)
+		return bytes.Contains(b, []byte("msg=ready"))
+	})
 	if err := os.Remove(ready); err != nil {
 		t.Fatal(err)
 	}

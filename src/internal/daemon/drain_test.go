@@ -11,6 +11,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/client"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // runWithHurry is runDaemon with a hurry channel: signal() ends ctx (the
@@ -41,7 +42,7 @@ func TestDrainServesUntilSecondSignal(t *testing.T) {
 	l := newLayout(t)
 	l.daemonConfig(t, map[string]any{"shutdownDrainPeriod": "1h"})
 	l.primary(t)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	backend := &stubBackend{}
 	signal, hurry, code := runWithHurry(t, testEnv(l, &stderr, backend))
 	c := client.New(api.SocketPath(l.sock))
@@ -50,9 +51,9 @@ func TestDrainServesUntilSecondSignal(t *testing.T) {
 	if err := c.WaitReady(ctx, 20*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ready log", func() bool { return strings.Contains(stderr.String(), "msg=ready") })
+	testutil.Eventually(t, "ready log", waitBound, func() bool { return strings.Contains(stderr.String(), "msg=ready") })
 	signal()
-	waitFor(t, "drain log", func() bool { return strings.Contains(stderr.String(), "still serving") })
+	testutil.Eventually(t, "drain log", waitBound, func() bool { return strings.Contains(stderr.String(), "still serving") })
 	if err := c.Readyz(ctx); err == nil {
 		t.Error("/readyz answers 200 while draining")
 	}
@@ -92,13 +93,13 @@ func TestSignalDuringStartupSkipsDrain(t *testing.T) {
 	l.daemonConfig(t, map[string]any{"shutdownDrainPeriod": "1h", "readinessIndicatorTimeout": "1h",
 		"readinessindicatorfile": filepath.Join(l.root, "never")})
 	l.primary(t)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	signal, _, code := runWithHurry(t, testEnv(l, &stderr, &stubBackend{}))
 	c := client.New(api.SocketPath(l.sock))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	waitFor(t, "/healthz", func() bool { return c.Healthz(ctx) == nil })
-	waitFor(t, "startup wait", func() bool { return strings.Contains(stderr.String(), "waiting for the readiness indicator") })
+	testutil.Eventually(t, "/healthz", waitBound, func() bool { return c.Healthz(ctx) == nil })
+	testutil.Eventually(t, "startup wait", waitBound, func() bool { return strings.Contains(stderr.String(), "waiting for the readiness indicator") })
 	signal()
 	select {
 	case got := <-code:
@@ -123,10 +124,10 @@ func TestStopSparesReplacementSocket(t *testing.T) {
 	l := newLayout(t)
 	l.daemonConfig(t, nil)
 	l.primary(t)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	signal, _, code := runWithHurry(t, testEnv(l, &stderr, &stubBackend{}))
 	sock := api.SocketPath(l.sock)
-	waitFor(t, "ready log", func() bool { return strings.Contains(stderr.String(), "msg=ready") })
+	testutil.Eventually(t, "ready log", waitBound, func() bool { return strings.Contains(stderr.String(), "msg=ready") })
 	if err := os.Remove(sock); err != nil {
 		t.Fatal(err)
 	}

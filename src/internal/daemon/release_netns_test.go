@@ -20,6 +20,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/client"
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 	"github.com/multus-thick/multus-thick/src/leakcheck"
 )
 
@@ -110,7 +111,7 @@ func (e *faultEnv) startAndBaseline() []byte {
 	e.t.Helper()
 	e.start()
 	// /readyz may answer before auto mode has written 00-multus.conf.
-	waitUntil(e.t, "00-multus.conf", func() bool { _, err := os.Stat(e.confPath); return err == nil })
+	testutil.Eventually(e.t, "00-multus.conf", convergeBound, func() bool { _, err := os.Stat(e.confPath); return err == nil })
 	conf, err := os.ReadFile(e.confPath)
 	if err != nil {
 		e.t.Fatal(err)
@@ -230,7 +231,7 @@ func TestNothingLost(t *testing.T) {
 				ips := mustAdd(t, e, id, pod, conf)
 				done := make(chan error, 1)
 				go func() { _, err := e.shim("DEL", id, pod, "p-"+id, conf); done <- err }()
-				waitUntil(t, "cni-fault's DEL to start", func() bool { return e.faultCalls("DEL") == 1 })
+				testutil.Eventually(t, "cni-fault's DEL to start", convergeBound, func() bool { return e.faultCalls("DEL") == 1 })
 				e.stop(syscall.SIGKILL)
 				<-done // whatever the shim says, the runtime has moved on
 				e.start()
@@ -335,7 +336,7 @@ func TestNothingLost(t *testing.T) {
 					`{"type":"portmap","capabilities":{"portMappings":true}}]}`, e.ipamDir))
 			}
 			conf := e.startAndBaseline()
-			pod := newNS(t)
+			pod := testutil.NewNetns(t)
 			id := fmt.Sprintf("c0ffee1%03d", i)
 			start := time.Now()
 			ips := tc.run(t, e, id, pod, conf)
@@ -377,16 +378,4 @@ func natRulesNaming(t *testing.T, e *faultEnv, ip string) int {
 		t.Fatal(err)
 	}
 	return strings.Count(out.String(), ip)
-}
-
-// waitUntil polls cond for up to convergeBound.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(convergeBound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/internal/testutil"
 )
 
 // TestDaemonProcessSelfReferencingNetwork: a network whose plugin is
@@ -62,15 +64,7 @@ func TestDaemonProcessSelfReferencingNetwork(t *testing.T) {
 			raw, _ = json.Marshal(cfg)
 			must(t, os.WriteFile(e.config, raw, 0o644))
 			e.start()
-			// /readyz answers before auto mode has written 00-multus.conf.
-			var conf []byte
-			for end := time.Now().Add(10 * time.Second); ; {
-				if conf, err = os.ReadFile(e.confPath); err == nil || time.Now().After(end) {
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			must(t, err)
+			conf := e.conf()
 			var hostileConf map[string]any
 			must(t, json.Unmarshal(conf, &hostileConf))
 			hostileConf["defaultNetworks"] = []string{"loop"}
@@ -81,7 +75,7 @@ func TestDaemonProcessSelfReferencingNetwork(t *testing.T) {
 				d   time.Duration
 			}
 			var bad, good outcome
-			hostilePod, goodPod := newNS(t), newNS(t)
+			hostilePod, goodPod := testutil.NewNetns(t), testutil.NewNetns(t)
 			badDone := make(chan struct{})
 			go func() {
 				defer close(badDone)

@@ -29,6 +29,10 @@ import (
 
 const nodeName = "node-a"
 
+// untilBound is the safety net of every wait for the informer, the
+// reconciler or an event to catch up, not a timing assertion.
+const untilBound = 30 * time.Second
+
 // env is one API server and the daemon's attacher on it, with cni-fault
 // (from bin/) as the only delegate.
 type env struct {
@@ -141,18 +145,6 @@ func (e *env) hasRecord(id string) bool {
 	return err == nil
 }
 
-// until polls cond for up to 30 s.
-func (e *env) until(what string, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // newNetns is a sandbox netns; its path is removed at the end if the test
 // did not remove it.
 func newNetns(t *testing.T) string {
@@ -200,13 +192,13 @@ func TestReconcileAgainstThePodInformer(t *testing.T) {
 	if err := e.admin.CoreV1().Pods("default").Delete(context.Background(), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		t.Fatal(err)
 	}
-	e.until("the pod to be gone", func() bool {
+	testutil.Eventually(t, "the pod to be gone", untilBound, func() bool {
 		_, err := e.admin.CoreV1().Pods("default").Get(context.Background(), pod.Name, metav1.GetOptions{})
 		return err != nil
 	})
 	// A pod with the same name and another UID is not the sandbox's pod.
 	e.createPod("orphan")
-	e.until("the reconciler to release the sandbox", func() bool { return pass() == 1 })
+	testutil.Eventually(t, "the reconciler to release the sandbox", untilBound, func() bool { return pass() == 1 })
 	if e.hasRecord(id) {
 		t.Error("record kept")
 	}
@@ -231,7 +223,7 @@ func TestRetryEventOnThePod(t *testing.T) {
 	if out, _ := e.a.RetryDelete(context.Background(), e.log, id, time.Hour); out != attach.RetryFailed {
 		t.Fatalf("retry = %v", out)
 	}
-	e.until("the DeleteRetryFailed event", func() bool {
+	testutil.Eventually(t, "the DeleteRetryFailed event", untilBound, func() bool {
 		evs, err := e.admin.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=stuck"})
 		if err != nil {
 			return false
