@@ -256,8 +256,15 @@ func kinds(objs []*unstructured.Unstructured) []string {
 func only(t *testing.T, kind string) *unstructured.Unstructured {
 	t.Helper()
 	objs, err := Objects()
-	if err != nil {
-		t.Fatal(err)
+	return oneOfKind(t, "deployments/", objs, err, kind)
+}
+
+// oneOfKind returns the one object of kind among objs (loaded from where,
+// with err from loading them), failing the test unless there is exactly one.
+func oneOfKind(t *testing.T, where string, objs []*unstructured.Unstructured, loadErr error, kind string) *unstructured.Unstructured {
+	t.Helper()
+	if loadErr != nil {
+		t.Fatal(loadErr)
 	}
 	var found []*unstructured.Unstructured
 	for _, o := range objs {
@@ -266,7 +273,7 @@ func only(t *testing.T, kind string) *unstructured.Unstructured {
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("found %d %s objects, want 1", len(found), kind)
+		t.Fatalf("%s holds %d %s objects, want 1", where, len(found), kind)
 	}
 	return found[0]
 }

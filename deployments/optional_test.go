@@ -11,19 +11,7 @@ import (
 func optionalObject(t *testing.T, dir, kind string) *unstructured.Unstructured {
 	t.Helper()
 	objs, err := OptionalObjects(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == kind {
-			found = append(found, o)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s/ holds %d %s objects, want 1", dir, len(found), kind)
-	}
-	return found[0]
+	return oneOfKind(t, dir+"/", objs, err, kind)
 }
 
 // Each optional directory's kustomization lists every file in it (a file

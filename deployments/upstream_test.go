@@ -18,19 +18,7 @@ import (
 func upstreamObject(t *testing.T, kind string) *unstructured.Unstructured {
 	t.Helper()
 	objs, err := UpstreamObjects()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == kind {
-			found = append(found, o)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s holds %d %s objects, want 1", UpstreamFile, len(found), kind)
-	}
-	return found[0]
+	return oneOfKind(t, UpstreamFile, objs, err, kind)
 }
 
 // The file holds what upstream's single manifest holds, under the names the
