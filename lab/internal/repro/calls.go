@@ -10,43 +10,28 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/multus-thick/multus-thick/src/api"
 )
 
-// The recorder's on-node layout (src/internal/callrec, a package the lab may not import:
+// The recorder's on-node layout, from src/api (src/internal/callrec writes it;
 // TestRecorderContract builds the real recorder and reads what it writes with this code).
 const (
-	recorderPrefix = "mt-repro-"
-	recordRoot     = "/var/lib/mt-repro/calls"
-	fileMeta       = "meta.json"
-	fileStdin      = "stdin"
-	fileEnv        = "env"
-	fileStdout     = "stdout"
-	fileStderr     = "stderr"
-	fileExit       = "exit.json"
+	recorderPrefix = api.CallRecordPrefix
+	recordRoot     = api.CallRecordRoot
+	fileMeta       = api.CallFileMeta
+	fileStdin      = api.CallFileStdin
+	fileEnv        = api.CallFileEnv
+	fileStdout     = api.CallFileStdout
+	fileStderr     = api.CallFileStderr
+	fileExit       = api.CallFileExit
 )
 
-// CallMeta is the recorder's meta.json.
-type CallMeta struct {
-	Command     string    `json:"command"`
-	Type        string    `json:"type"`
-	Plugin      string    `json:"plugin"`
-	ContainerID string    `json:"containerID,omitempty"`
-	IfName      string    `json:"ifname,omitempty"`
-	Netns       string    `json:"netns,omitempty"`
-	Namespace   string    `json:"namespace,omitempty"`
-	Pod         string    `json:"pod,omitempty"`
-	Start       time.Time `json:"start"`
-	PID         int       `json:"pid"`
-}
-
-// CallExit is the recorder's exit.json.
-type CallExit struct {
-	Code       int       `json:"code"`
-	Signal     string    `json:"signal,omitempty"`
-	DurationMs float64   `json:"durationMs"`
-	End        time.Time `json:"end"`
-	Error      string    `json:"error,omitempty"`
-}
+// CallMeta is the recorder's meta.json, CallExit its exit.json.
+type (
+	CallMeta = api.CallMeta
+	CallExit = api.CallExit
+)
 
 // Call is one recorded delegate call.
 type Call struct {

@@ -37,24 +37,26 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/atomicfile"
 )
 
-// Prefix is the wrapper's name in front of the real plugin's type.
-const Prefix = "mt-repro-"
-
-// DefaultRoot is where the wrapper records on the node (the daemon runs delegates chrooted
-// into the node's root, so this is the node's own /var/lib).
-const DefaultRoot = "/var/lib/mt-repro/calls"
-
-// The files of one call directory.
+// The on-node layout is src/api's (lab/internal/repro reads it back).
 const (
-	FileMeta   = "meta.json"
-	FileStdin  = "stdin"
-	FileEnv    = "env"
-	FileStdout = "stdout"
-	FileStderr = "stderr"
-	FileExit   = "exit.json"
+	Prefix      = api.CallRecordPrefix
+	DefaultRoot = api.CallRecordRoot
+	FileMeta    = api.CallFileMeta
+	FileStdin   = api.CallFileStdin
+	FileEnv     = api.CallFileEnv
+	FileStdout  = api.CallFileStdout
+	FileStderr  = api.CallFileStderr
+	FileExit    = api.CallFileExit
+)
+
+// Meta is meta.json, Exit exit.json (src/api).
+type (
+	Meta = api.CallMeta
+	Exit = api.CallExit
 )
 
 // TimeLayout names call directories; it sorts lexically in time order.
@@ -62,30 +64,6 @@ const TimeLayout = "20060102T150405.000000000Z"
 
 // maxStdin bounds what the wrapper reads; CNI configs are kilobytes.
 const maxStdin = 64 << 20
-
-// Meta is meta.json, written before the plugin starts.
-type Meta struct {
-	Command     string    `json:"command"`
-	Type        string    `json:"type"`
-	Plugin      string    `json:"plugin"`
-	ContainerID string    `json:"containerID,omitempty"`
-	IfName      string    `json:"ifname,omitempty"`
-	Netns       string    `json:"netns,omitempty"`
-	Namespace   string    `json:"namespace,omitempty"`
-	Pod         string    `json:"pod,omitempty"`
-	Start       time.Time `json:"start"`
-	PID         int       `json:"pid"`
-}
-
-// Exit is exit.json, written when the plugin ended.
-type Exit struct {
-	Code       int       `json:"code"`
-	Signal     string    `json:"signal,omitempty"`
-	DurationMs float64   `json:"durationMs"`
-	End        time.Time `json:"end"`
-	// Error says why the plugin could not be run at all (not found, not executable).
-	Error string `json:"error,omitempty"`
-}
 
 // Wrapper is one invocation of the recorder.
 type Wrapper struct {
