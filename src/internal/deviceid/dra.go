@@ -10,7 +10,8 @@ import (
 	resourcev1 "k8s.io/api/resource/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	resourceclient "k8s.io/client-go/kubernetes/typed/resource/v1"
+
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 )
 
 // The attributes a DRA driver publishes on a device that a CNI plugin may
@@ -49,7 +50,7 @@ func claimNames(pod *corev1.Pod) []string {
 // draLookup resolves one pod's claims: each claim is read once, and the
 // ResourceSlices of the pod's node are listed once per driver.
 type draLookup struct {
-	client resourceclient.ResourceV1Interface
+	client kubeapi.Resource
 	log    *slog.Logger
 	pod    *corev1.Pod
 	out    map[string][]string
@@ -69,7 +70,7 @@ type sliceIndex struct {
 
 // draDeviceIDs adds the pod's DRA devices to out and returns what could
 // not be resolved.
-func draDeviceIDs(ctx context.Context, client resourceclient.ResourceV1Interface, log *slog.Logger, pod *corev1.Pod, out map[string][]string) []error {
+func draDeviceIDs(ctx context.Context, client kubeapi.Resource, log *slog.Logger, pod *corev1.Pod, out map[string][]string) []error {
 	l := &draLookup{client: client, log: log, pod: pod, out: out, slices: map[string]sliceIndex{}, seen: map[string]bool{}}
 	// The extended-resource claim first: its stricter rules apply even if
 	// the spec also names it.

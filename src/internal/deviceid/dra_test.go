@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi/kubeapifake"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
 
@@ -172,7 +173,7 @@ func TestDRADeviceIDs(t *testing.T) {
 			}
 			client := fake.NewClientset(tc.objects...)
 			var logs bytes.Buffer
-			src := New(Config{PodResourcesSocket: "/nonexistent.sock", CheckpointFile: checkpoint, Client: client.ResourceV1(),
+			src := New(Config{PodResourcesSocket: "/nonexistent.sock", CheckpointFile: checkpoint, Client: kubeapifake.Resource(client.ResourceV1()),
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			got, err := src.DeviceIDs(context.Background(), tc.pod)
 			if fmt.Sprint(got) != tc.want {
@@ -206,7 +207,7 @@ func TestDRADeviceIDs(t *testing.T) {
 // the Source's one timeout, with the deadline in the error.
 func TestOneDeadline(t *testing.T) {
 	sock := serveKubelet(t, nil)
-	src := New(Config{PodResourcesSocket: sock, Timeout: 50 * time.Millisecond, Client: fake.NewClientset().ResourceV1()})
+	src := New(Config{PodResourcesSocket: sock, Timeout: 50 * time.Millisecond, Client: kubeapifake.Resource(fake.NewClientset().ResourceV1())})
 	_, err := src.DeviceIDs(context.Background(), claimPod("net"))
 	if err == nil || !strings.Contains(err.Error(), "DeadlineExceeded") {
 		t.Fatalf("err = %v, want the deadline", err)

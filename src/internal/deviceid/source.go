@@ -9,8 +9,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	resourceclient "k8s.io/client-go/kubernetes/typed/resource/v1"
 
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
 
@@ -27,7 +27,7 @@ type Config struct {
 	// socket does not exist.
 	CheckpointFile string
 	// Client reads ResourceClaims and ResourceSlices; nil: no DRA.
-	Client resourceclient.ResourceV1Interface
+	Client kubeapi.Resource
 	// Timeout bounds one pod's lookup, kubelet and API calls together.
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -37,7 +37,7 @@ type Config struct {
 // and DRA resource claims (API).
 type Source struct {
 	kubelet kubelet
-	client  resourceclient.ResourceV1Interface
+	client  kubeapi.Resource
 	timeout time.Duration
 	log     *slog.Logger
 }

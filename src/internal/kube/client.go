@@ -16,9 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	resourcev1 "k8s.io/client-go/kubernetes/typed/resource/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
 
@@ -97,16 +95,16 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// Client holds the typed clients, the informers and the event recorder.
+// Client holds the API clients, the informers and the event recorder.
 // Only the API groups the daemon uses are linked in (core/v1, the NAD
-// group, resource.k8s.io/v1 for DRA): no full clientset, no generated
-// informer factories, listers or apply configurations of every group.
+// group, resource.k8s.io/v1 for DRA; see package kubeapi): no clientset,
+// no generated informer factories, listers or apply configurations.
 type Client struct {
 	cfg      Config
 	log      *slog.Logger
-	core     typedcorev1.CoreV1Interface
+	core     kubeapi.Core
 	nads     nadclient.K8sCniCncfIoV1Interface
-	resource resourcev1.ResourceV1Interface
+	resource kubeapi.Resource
 
 	podInformer cache.SharedIndexInformer
 	nadInformer cache.SharedIndexInformer
@@ -144,13 +142,13 @@ func New(cfg Config, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	core, err := typedcorev1.NewForConfigAndClient(restCfg, httpClient)
+	core, err := kubeapi.NewCore(restCfg, httpClient, cfg.APITimeout)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	res, err := resourcev1.NewForConfigAndClient(restCfg, httpClient)
+	res, err := kubeapi.NewResource(restCfg, httpClient)
 	if err != nil {
-		return nil, fmt.Errorf("resource.k8s.io client: %w", err)
+		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	nads, err := nadclient.NewForConfig(nadCfg)
 	if err != nil {
@@ -182,9 +180,9 @@ func restConfig(c Config) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// newClient wires informers and the recorder on given typed clients
-// (fakes in unit tests).
-func newClient(cfg Config, log *slog.Logger, core typedcorev1.CoreV1Interface, nads nadclient.K8sCniCncfIoV1Interface) *Client {
+// newClient wires informers and the recorder on given clients (client-go
+// fakes in unit tests).
+func newClient(cfg Config, log *slog.Logger, core kubeapi.Core, nads nadclient.K8sCniCncfIoV1Interface) *Client {
 	cfg.applyDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -215,7 +213,7 @@ func newClient(cfg Config, log *slog.Logger, core typedcorev1.CoreV1Interface, n
 	}
 
 	c.broadcaster = record.NewBroadcaster()
-	c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: EventComponent})
+	c.recorder = c.broadcaster.NewRecorder(kubeapi.Scheme, corev1.EventSource{Component: EventComponent})
 	return c
 }
 
@@ -233,7 +231,7 @@ func newInformer(obj runtime.Object,
 // Config.SyncTimeout). A sync failure is not fatal for lookups: they fall
 // back to live GETs, and the informers keep retrying.
 func (c *Client) Start(ctx context.Context) error {
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.core.Events("")})
+	c.broadcaster.StartRecordingToSink(c.core.EventSink())
 	go func() {
 		<-ctx.Done()
 		c.broadcaster.Shutdown()
@@ -265,7 +263,7 @@ func (c *Client) Events() attach.Events { return events{rec: c.recorder, mode: c
 
 // Resource is the resource.k8s.io/v1 client (protobuf), for the DRA
 // device-ID lookup; nil on fake clients.
-func (c *Client) Resource() resourcev1.ResourceV1Interface { return c.resource }
+func (c *Client) Resource() kubeapi.Resource { return c.resource }
 
 // NADs returns the resolve.NADGetter; it also implements resolve.NADProber.
 func (c *Client) NADs() resolve.NADGetter { return nadSource{c} }

@@ -11,9 +11,9 @@ import (
 	"sync"
 	"testing"
 
-	"k8s.io/client-go/rest"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
 
@@ -41,7 +41,7 @@ func TestNewFromKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if qps := c.core.RESTClient().(*rest.RESTClient).GetRateLimiter().QPS(); qps != 7 {
+	if qps := c.core.(*kubeapi.CoreClient).RESTClient().GetRateLimiter().QPS(); qps != 7 {
 		t.Errorf("QPS = %v, want 7", qps)
 	}
 	// Not started: lookups go straight to the API.

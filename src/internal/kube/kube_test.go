@@ -22,6 +22,7 @@ import (
 
 	"github.com/multus-thick/multus-thick/src/api/netstatus"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi/kubeapifake"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
 
@@ -65,7 +66,7 @@ func testClientWith(t *testing.T, cfg Config, reactors func(*fake.Clientset), ob
 	if reactors != nil {
 		reactors(core)
 	}
-	c := newClient(cfg, nil, core.CoreV1(), nads.K8sCniCncfIoV1())
+	c := newClient(cfg, nil, kubeapifake.Core(core.CoreV1()), nads.K8sCniCncfIoV1())
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if err := c.Start(ctx); err != nil {

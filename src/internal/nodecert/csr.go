@@ -17,10 +17,11 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	certclient "k8s.io/client-go/kubernetes/typed/certificates/v1"
+
 	"k8s.io/client-go/rest"
 
 	"github.com/multus-thick/multus-thick/src/internal/atomicfile"
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 )
 
 // pollInterval is how often a pending CSR is read until it is signed.
@@ -46,12 +47,12 @@ func request(ctx context.Context, identity *rest.Config, cn string, lifetime tim
 	if err != nil {
 		return nil, fmt.Errorf("certificate request: %w", err)
 	}
-	client, err := certclient.NewForConfig(identity)
+	csrs, err := kubeapi.CSRs(identity)
 	if err != nil {
 		return nil, fmt.Errorf("certificates client: %w", err)
 	}
 	seconds := int32(lifetime / time.Second)
-	created, err := client.CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
+	created, err := csrs.Create(ctx, &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: PairPrefix + "-"},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			Request:           pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
@@ -63,7 +64,7 @@ func request(ctx context.Context, identity *rest.Config, cn string, lifetime tim
 	if err != nil {
 		return nil, fmt.Errorf("create CSR for %s: %w", cn, err)
 	}
-	certPEM, err := waitIssued(ctx, client.CertificateSigningRequests(), created.Name)
+	certPEM, err := waitIssued(ctx, csrs, created.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func request(ctx context.Context, identity *rest.Config, cn string, lifetime tim
 
 // waitIssued reads the CSR until it carries a certificate; a denied or
 // failed CSR is an error with its reason.
-func waitIssued(ctx context.Context, csrs certclient.CertificateSigningRequestInterface, name string) ([]byte, error) {
+func waitIssued(ctx context.Context, csrs kubeapi.CSRInterface, name string) ([]byte, error) {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {

@@ -229,11 +229,11 @@ func newRig(t *testing.T, node string) *rig {
 		t.Fatal(err)
 	}
 	// The lookup's client counts its requests (the daemon passes
-	// kc.Clientset(), the same identity).
-	client, calls := countingClientset(t)
+	// kc.Resource(), the same client on the same identity).
+	client, calls := countingResource(t)
 	r.draCalls = calls
 	devices := deviceid.New(deviceid.Config{PodResourcesSocket: filepath.Join(dir, "none.sock"),
-		CheckpointFile: filepath.Join(dir, "none"), Client: client.ResourceV1(), Logger: r.log})
+		CheckpointFile: filepath.Join(dir, "none"), Client: client, Logger: r.log})
 	res := resolve.New(resolve.Options{NADs: kc.NADs(), Events: kc.Events(), DeviceIDs: devices, Logger: r.log})
 	if r.att, err = attach.New(attach.Options{Pods: kc.Pods(), Resolver: res, Status: kc.Status(), Events: kc.Events(),
 		Exec: r.exec, DevInfoDir: r.devInfoDir, BinDir: filepath.Join(dir, "bin"), CNIDir: filepath.Join(dir, "cni")}); err != nil {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 	"github.com/multus-thick/multus-thick/src/internal/testutil/envtestutil"
 )
 
@@ -69,7 +70,9 @@ func setup() error {
 
 // countingClientset is a clientset as the daemon's identity that counts
 // its requests to resource.k8s.io.
-func countingClientset(t *testing.T) (kubernetes.Interface, *atomic.Int32) {
+// countingResource is the daemon's own resource.k8s.io client (package
+// kubeapi, protobuf) as the daemon's identity, counting its requests.
+func countingResource(t *testing.T) (kubeapi.Resource, *atomic.Int32) {
 	t.Helper()
 	var n atomic.Int32
 	cfg := rest.CopyConfig(suite.daemonREST)
@@ -82,7 +85,7 @@ func countingClientset(t *testing.T) (kubernetes.Interface, *atomic.Int32) {
 			return rt.RoundTrip(req)
 		})
 	}
-	c, err := kubernetes.NewForConfig(cfg)
+	c, err := kubeapi.NewResource(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
