@@ -16,6 +16,9 @@ COMMIT       ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_DATE   ?= $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 VERSION_PKG  := github.com/multus-thick/multus-thick/src/internal/version
 LDFLAGS      := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Commit=$(COMMIT) -X $(VERSION_PKG).Date=$(BUILD_DATE)
+# grpcnotrace: grpc (the kubelet's pod-resources client) without golang.org/x/net/trace and the
+# html/template it links; the daemon serves no grpc debug pages. 4.5 MB of the daemon's binary.
+GOTAGS       := grpcnotrace
 
 # The version pins (K8S_VERSION, CNI_PLUGINS_VERSION, FLANNEL_CNI_VERSION) live in one place,
 # lab/internal/pins/pins.go, which the lab builds from too; this is that file printed as make
@@ -40,7 +43,7 @@ help: ## Show this help
 
 .PHONY: build
 build: ## Build multus-shim, multus-daemon, install_multus, passthru and cni-fault into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./src/cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(GOTAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/ ./src/cmd/...
 
 .PHONY: plugins
 plugins: $(PLUGINS_DIR)/.done ## Build the reference CNI plugins and the flannel plugin into the cache

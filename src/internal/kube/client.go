@@ -19,10 +19,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/multus-thick/multus-thick/src/api"
 	"github.com/multus-thick/multus-thick/src/internal/attach"
+	"github.com/multus-thick/multus-thick/src/internal/kube/recorder"
 	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
 )
@@ -109,8 +109,7 @@ type Client struct {
 	podInformer cache.SharedIndexInformer
 	nadInformer cache.SharedIndexInformer
 
-	broadcaster record.EventBroadcaster
-	recorder    record.EventRecorder
+	recorder *recorder.Recorder
 
 	// patchForbidden: the role grants no patch on pods/status (SetNetworkStatus).
 	patchForbidden atomic.Bool
@@ -212,8 +211,7 @@ func newClient(cfg Config, log *slog.Logger, core kubeapi.Core, nads nadclient.K
 		log.Warn("NAD informer transform not set", "err", err)
 	}
 
-	c.broadcaster = record.NewBroadcaster()
-	c.recorder = c.broadcaster.NewRecorder(kubeapi.Scheme, corev1.EventSource{Component: EventComponent})
+	c.recorder = recorder.New(recorder.Options{Sink: core.EventSink(), Component: EventComponent, Logger: log})
 	return c
 }
 
@@ -231,11 +229,7 @@ func newInformer(obj runtime.Object,
 // Config.SyncTimeout). A sync failure is not fatal for lookups: they fall
 // back to live GETs, and the informers keep retrying.
 func (c *Client) Start(ctx context.Context) error {
-	c.broadcaster.StartRecordingToSink(c.core.EventSink())
-	go func() {
-		<-ctx.Done()
-		c.broadcaster.Shutdown()
-	}()
+	go c.recorder.Run(ctx)
 	go c.podInformer.RunWithContext(ctx)
 	go c.nadInformer.RunWithContext(ctx)
 	wait := ctx

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/resolve"
@@ -40,8 +39,13 @@ func (m EventsMode) valid() bool {
 	return false
 }
 
+// eventer queues one event about a pod (recorder.Recorder).
+type eventer interface {
+	Event(pod *corev1.Pod, eventType, reason, message string)
+}
+
 type events struct {
-	rec  record.EventRecorder
+	rec  eventer
 	mode EventsMode
 }
 

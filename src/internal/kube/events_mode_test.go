@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/multus-thick/multus-thick/src/internal/attach"
 	"github.com/multus-thick/multus-thick/src/internal/config"
@@ -37,7 +36,7 @@ func TestEventsModes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			rec := record.NewFakeRecorder(10)
+			rec := &eventLog{}
 			ev := events{rec: rec, mode: tc.mode}
 			pod := &corev1.Pod{}
 			for _, a := range added {
@@ -45,11 +44,7 @@ func TestEventsModes(t *testing.T) {
 			}
 			ev.AddedInterfaces(pod, added)
 			ev.AddFailed(pod, "ns1/x", "macvlan", 11, errString("boom"))
-			close(rec.Events)
-			var got []string
-			for e := range rec.Events {
-				got = append(got, e)
-			}
+			got := rec.lines
 			want := append(append([]string{}, tc.want...), failed)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("events\n got  %q\n want %q", got, want)
@@ -75,3 +70,10 @@ func TestEventsModeOfConfig(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// eventLog records events as "<type> <reason> <message>".
+type eventLog struct{ lines []string }
+
+func (l *eventLog) Event(_ *corev1.Pod, eventType, reason, message string) {
+	l.lines = append(l.lines, eventType+" "+reason+" "+message)
+}

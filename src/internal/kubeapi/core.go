@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
 )
 
 // PodInterface is the part of client-go's typed PodInterface the daemon
@@ -23,11 +22,19 @@ type PodInterface interface {
 	UpdateStatus(ctx context.Context, pod *corev1.Pod, opts metav1.UpdateOptions) (*corev1.Pod, error)
 }
 
+// EventSink writes events into their own namespaces: client-go's
+// record.EventSink, which its typed EventSinkImpl implements.
+type EventSink interface {
+	Create(event *corev1.Event) (*corev1.Event, error)
+	Update(event *corev1.Event) (*corev1.Event, error)
+	Patch(event *corev1.Event, data []byte) (*corev1.Event, error)
+}
+
 // Core is the daemon's core/v1 client: pods, and a sink for the event
 // recorder.
 type Core interface {
 	Pods(namespace string) PodInterface
-	EventSink() record.EventSink
+	EventSink() EventSink
 }
 
 // CoreClient implements Core over one RESTClient.
@@ -62,7 +69,7 @@ func (c *CoreClient) RESTClient() *rest.RESTClient { return c.rest }
 func (c *CoreClient) Pods(namespace string) PodInterface { return pods{rest: c.rest, ns: namespace} }
 
 // EventSink returns the sink the recorder writes events through.
-func (c *CoreClient) EventSink() record.EventSink {
+func (c *CoreClient) EventSink() EventSink {
 	return eventSink{rest: c.rest, timeout: c.eventTimeout}
 }
 
@@ -106,9 +113,9 @@ func (p pods) UpdateStatus(ctx context.Context, pod *corev1.Pod, opts metav1.Upd
 }
 
 // eventSink writes the recorder's events into each event's own namespace.
-// Its errors are returned unwrapped: the recorder tells a rejected event
-// (dropped) from a transport failure (retried) by the error's type, not
-// with errors.As.
+// Its errors are returned unwrapped, as the generated client's: a recorder
+// tells a rejected event (dropped) from a transport failure (retried) by
+// the error's type.
 type eventSink struct {
 	rest    *rest.RESTClient
 	timeout time.Duration

@@ -6,7 +6,6 @@ package kubeapifake
 import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	typedresourcev1 "k8s.io/client-go/kubernetes/typed/resource/v1"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/multus-thick/multus-thick/src/internal/kubeapi"
 )
@@ -18,7 +17,7 @@ type core struct{ c typedcorev1.CoreV1Interface }
 
 func (c core) Pods(namespace string) kubeapi.PodInterface { return c.c.Pods(namespace) }
 
-func (c core) EventSink() record.EventSink {
+func (c core) EventSink() kubeapi.EventSink {
 	return &typedcorev1.EventSinkImpl{Interface: c.c.Events("")}
 }
 
