@@ -67,6 +67,9 @@ func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel s
 	if d.metricsPort > 0 {
 		conf["metricsPort"] = d.metricsPort
 		conf["metricsBindAddress"] = "127.0.0.1"
+		// Loopback only, so a profile of the run can be taken from
+		// http://127.0.0.1:<metricsPort>/debug/pprof/ (the port is in the log).
+		conf["enablePprof"] = true
 	}
 	if d.inCluster != nil {
 		delete(conf, "kubeconfig")
