@@ -19,11 +19,7 @@ type CSRInterface interface {
 // CSRs returns a certificates.k8s.io/v1 client for signing requests, on its
 // own connection (it runs as the bootstrap identity, not the node's).
 func CSRs(cfg *rest.Config) (CSRInterface, error) {
-	hc, err := httpClientFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	rc, err := restClient(cfg, hc, "/apis", certificatesv1.SchemeGroupVersion)
+	rc, err := restClient(cfg, nil, "/apis", certificatesv1.SchemeGroupVersion)
 	if err != nil {
 		return nil, err
 	}

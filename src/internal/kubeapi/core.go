@@ -49,12 +49,6 @@ var _ Core = (*CoreClient)(nil)
 // NewCore returns a core/v1 client on httpClient (nil: one built from
 // cfg). eventTimeout bounds each event write.
 func NewCore(cfg *rest.Config, httpClient *http.Client, eventTimeout time.Duration) (*CoreClient, error) {
-	if httpClient == nil {
-		var err error
-		if httpClient, err = httpClientFor(cfg); err != nil {
-			return nil, err
-		}
-	}
 	rc, err := restClient(cfg, httpClient, "/api", corev1.SchemeGroupVersion)
 	if err != nil {
 		return nil, err

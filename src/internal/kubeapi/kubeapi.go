@@ -45,8 +45,15 @@ func init() {
 }
 
 // restClient is a RESTClient for one group version, sharing httpClient (one
-// connection pool for every group, as a clientset does).
+// connection pool for every group, as a clientset does); nil builds one
+// from cfg.
 func restClient(cfg *rest.Config, httpClient *http.Client, apiPath string, gv schema.GroupVersion) (*rest.RESTClient, error) {
+	if httpClient == nil {
+		var err error
+		if httpClient, err = httpClientFor(cfg); err != nil {
+			return nil, err
+		}
+	}
 	c := rest.CopyConfig(cfg)
 	c.APIPath = apiPath
 	c.GroupVersion = &gv

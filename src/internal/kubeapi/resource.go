@@ -35,12 +35,6 @@ var _ Resource = (*ResourceClient)(nil)
 // NewResource returns a resource.k8s.io/v1 client on httpClient (nil: one
 // built from cfg).
 func NewResource(cfg *rest.Config, httpClient *http.Client) (*ResourceClient, error) {
-	if httpClient == nil {
-		var err error
-		if httpClient, err = httpClientFor(cfg); err != nil {
-			return nil, err
-		}
-	}
 	rc, err := restClient(cfg, httpClient, "/apis", resourcev1.SchemeGroupVersion)
 	if err != nil {
 		return nil, err

@@ -168,9 +168,7 @@ func (r *Recorder) drain() {
 		case ev := <-r.queue:
 			r.send(ctx, ev)
 		default:
-			if n := r.dropped.Swap(0); n > 0 {
-				r.opts.Logger.Warn("events dropped: the queue was full", "count", n)
-			}
+			r.reportDropped()
 			return
 		}
 	}
@@ -179,9 +177,7 @@ func (r *Recorder) drain() {
 // send writes one event: a count on the same event sent before, else a
 // new one; transport errors are retried, refusals are not.
 func (r *Recorder) send(ctx context.Context, ev *corev1.Event) {
-	if n := r.dropped.Swap(0); n > 0 {
-		r.opts.Logger.Warn("events dropped: the queue was full", "count", n)
-	}
+	r.reportDropped()
 	key := dedupKey(ev)
 	prev := r.remembered(key, ev.LastTimestamp.Time)
 	delay := r.opts.RetryDelay
@@ -219,6 +215,14 @@ func (r *Recorder) write(prev *corev1.Event, ev *corev1.Event) (*corev1.Event, e
 		}
 	}
 	return r.opts.Sink.Create(ev)
+}
+
+// reportDropped logs how many events a full queue dropped since the last
+// report.
+func (r *Recorder) reportDropped() {
+	if n := r.dropped.Swap(0); n > 0 {
+		r.opts.Logger.Warn("events dropped: the queue was full", "count", n)
+	}
 }
 
 func dedupKey(ev *corev1.Event) string {
