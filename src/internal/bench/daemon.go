@@ -27,6 +27,10 @@ type Subject struct {
 	// thick daemon), so it gets a service-account view of the API server
 	// instead of a kubeconfig.
 	InCluster bool
+	// DaemonConfig holds daemon-config keys set on top of the harness's
+	// (mt-bench -daemon-conf), so one binary can be measured with, say,
+	// addedInterfaceEvents "perPod" next to its defaults.
+	DaemonConfig map[string]json.RawMessage
 }
 
 // subjectDirs is the on-disk layout of one subject's daemon.
@@ -50,7 +54,8 @@ type subjectDirs struct {
 // Upstream keys, plus kubeconfig unless the subject reads in-cluster
 // credentials, and metricsBindAddress (ours) so the metrics listener stays
 // on loopback.
-func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel string) map[string]any {
+// The subject's own DaemonConfig keys are set last.
+func daemonConfig(s Subject, d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel string) map[string]any {
 	conf := map[string]any{
 		"cniVersion":          "1.0.0",
 		"multusConfigFile":    "auto",
@@ -73,6 +78,9 @@ func daemonConfig(d subjectDirs, autoconfDir, pluginsDir, kubeconfig, logLevel s
 	}
 	if d.inCluster != nil {
 		delete(conf, "kubeconfig")
+	}
+	for k, v := range s.DaemonConfig {
+		conf[k] = v
 	}
 	return conf
 }

@@ -65,7 +65,7 @@ func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
 			return subjectDirs{}, err
 		}
 	}
-	return d, writeJSON(d.config, daemonConfig(d, h.autoconf, h.cfg.PluginsDir, h.cl.kubeconfigPath, h.cfg.DaemonLogLevel))
+	return d, writeJSON(d.config, daemonConfig(s, d, h.autoconf, h.cfg.PluginsDir, h.cl.kubeconfigPath, h.cfg.DaemonLogLevel))
 }
 
 // startTracked starts the subject's daemon and registers its stop.

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -80,6 +81,32 @@ func (s *subjectList) Set(v string) error {
 	return nil
 }
 
+// confList collects -daemon-conf name:key=value flags. A value that is not
+// JSON is taken as a string, so addedInterfaceEvents=perPod needs no quotes.
+type confList map[string]map[string]json.RawMessage
+
+func (c confList) String() string { return fmt.Sprint(map[string]map[string]json.RawMessage(c)) }
+
+func (c confList) Set(v string) error {
+	name, kv, ok := strings.Cut(v, ":")
+	key, val, ok2 := strings.Cut(kv, "=")
+	if !ok || !ok2 || name == "" || key == "" {
+		return fmt.Errorf("want name:key=value, got %q", v)
+	}
+	raw := json.RawMessage(val)
+	if !json.Valid(raw) {
+		var err error
+		if raw, err = json.Marshal(val); err != nil {
+			return err
+		}
+	}
+	if c[name] == nil {
+		c[name] = map[string]json.RawMessage{}
+	}
+	c[name][key] = raw
+	return nil
+}
+
 func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.Config, error) {
 	envOr := func(key, def string) string {
 		if v := getenv(key); v != "" {
@@ -95,6 +122,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	daemon := fs.String("daemon", envOr("DAEMON_BIN", "bin/multus-daemon"), "daemon binary; env DAEMON_BIN")
 	var more subjectList
 	fs.Var(&more, "compare", "another subject as name=/path/shim:/path/daemon (repeatable)")
+	confs := confList{}
+	fs.Var(confs, "daemon-conf", "a daemon-config key for one subject, name:key=value (repeatable; a value that is not JSON is a string), "+
+		"e.g. -compare perPod=bin/multus-shim:bin/multus-daemon -daemon-conf perPod:addedInterfaceEvents=perPod")
 	plugins := fs.String("plugins", envOr("MT_PLUGINS", "/var/cache/multus-thick/cni-plugins-v1.10.0"), "reference CNI plugins dir; env MT_PLUGINS")
 	assets := fs.String("assets", envOr("KUBEBUILDER_ASSETS", "/var/cache/multus-thick/envtest-assets")+":/var/cache/multus-thick/k8s-v1.37.2/bin",
 		"colon-separated dirs searched for kube-apiserver, etcd, kubectl (then PATH); env KUBEBUILDER_ASSETS comes first")
@@ -128,6 +158,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	}
 	seen := map[string]bool{}
 	for i, s := range subjects {
+		subjects[i].DaemonConfig = confs[s.Name]
+		delete(confs, s.Name)
 		if wantInCluster[s.Name] {
 			subjects[i].InCluster = true
 			delete(wantInCluster, s.Name)
@@ -149,6 +181,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (bench.C
 	}
 	for n := range wantInCluster {
 		return bench.Config{}, fmt.Errorf("-in-cluster %s: no such subject", n)
+	}
+	for n := range confs {
+		return bench.Config{}, fmt.Errorf("-daemon-conf %s: no such subject", n)
 	}
 	ip, err := exec.LookPath(*ipBin)
 	if err != nil {

@@ -28,6 +28,7 @@ func TestParse(t *testing.T) {
 		wantShims  []string
 		wantAssets int
 		wantInCl   []bool
+		wantConf   []map[string]string
 	}{
 		{
 			name:     "env gives the pair and the mode",
@@ -45,6 +46,15 @@ func TestParse(t *testing.T) {
 			args:     []string{"-shim", shim, "-daemon", daemon, "-compare", "upstream=" + shim2 + ":" + daemon2, "-in-cluster", "upstream"},
 			wantMode: "full", wantShims: []string{shim, shim2}, wantAssets: 2, wantInCl: []bool{false, true},
 		},
+		{
+			name: "daemon-conf sets keys of the named subject only",
+			args: []string{"-shim", shim, "-daemon", daemon, "-compare", "perPod=" + shim + ":" + daemon,
+				"-daemon-conf", "perPod:addedInterfaceEvents=perPod", "-daemon-conf", "perPod:maxPods=5"},
+			wantMode: "full", wantShims: []string{shim, shim}, wantAssets: 2,
+			wantConf: []map[string]string{nil, {"addedInterfaceEvents": `"perPod"`, "maxPods": "5"}},
+		},
+		{name: "daemon-conf names no subject", args: []string{"-shim", shim, "-daemon", daemon, "-daemon-conf", "other:a=b"}, wantErr: true},
+		{name: "malformed daemon-conf", args: []string{"-shim", shim, "-daemon", daemon, "-daemon-conf", "multus-thick=a"}, wantErr: true},
 		{name: "in-cluster names no subject", args: []string{"-shim", shim, "-daemon", daemon, "-in-cluster", "upstrem"}, wantErr: true},
 		{name: "missing binary", args: []string{"-shim", filepath.Join(dir, "nope"), "-daemon", daemon}, wantErr: true},
 		{name: "bad mode", args: []string{"-shim", shim, "-daemon", daemon, "-mode", "slow"}, wantErr: true},
@@ -71,6 +81,20 @@ func TestParse(t *testing.T) {
 			for i, s := range cfg.Subjects {
 				if s.Shim != tc.wantShims[i] || !filepath.IsAbs(s.Daemon) {
 					t.Errorf("subject %d = %+v, want shim %s and an absolute daemon path", i, s, tc.wantShims[i])
+				}
+			}
+			for i, want := range tc.wantConf {
+				got := map[string]string{}
+				for k, v := range cfg.Subjects[i].DaemonConfig {
+					got[k] = string(v)
+				}
+				if len(got) != len(want) {
+					t.Errorf("subject %s DaemonConfig = %v, want %v", cfg.Subjects[i].Name, got, want)
+				}
+				for k, v := range want {
+					if got[k] != v {
+						t.Errorf("subject %s key %s = %s, want %s", cfg.Subjects[i].Name, k, got[k], v)
+					}
 				}
 			}
 			for i, want := range tc.wantInCl {
