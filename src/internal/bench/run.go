@@ -67,12 +67,15 @@ func (p Params) idleSettle() time.Duration  { return time.Duration(p.IdleSettleM
 func (p Params) sampleEvery() time.Duration { return time.Duration(p.SampleEveryMS) * time.Millisecond }
 
 // maxDuration bounds a whole run, so a wedged component cannot hold the
-// machine: generous multiples of the expected 1.5 and 6 minutes.
-func (p Params) maxDuration() time.Duration {
+// machine: generous multiples of the expected 1.5 and 6 minutes for one
+// subject and the floor, times the number of subjects (each adds its own
+// phases).
+func (p Params) maxDuration(subjects int) time.Duration {
+	per := 20 * time.Minute
 	if p.ForeignPods <= 1000 {
-		return 4 * time.Minute
+		per = 4 * time.Minute
 	}
-	return 20 * time.Minute
+	return per * time.Duration(max(1, subjects))
 }
 
 const (
@@ -156,7 +159,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (rep Report, err err
 	if os.Geteuid() != 0 {
 		return Report{}, errors.New("the node-level benchmark needs root (network namespaces, links)")
 	}
-	ctx, cancel := context.WithTimeout(ctx, params.maxDuration())
+	ctx, cancel := context.WithTimeout(ctx, params.maxDuration(len(cfg.Subjects)))
 	defer cancel()
 
 	h := &harness{cfg: cfg, params: params, log: log, proc: HostProc()}
