@@ -232,7 +232,7 @@ BENCH_ARGS     ?=
 ENVTEST_ASSETS ?= $(MT_CACHE)/envtest-assets
 
 .PHONY: bench
-bench: preflight build plugins ## Node-level benchmark, ours vs the floor (BENCH=quick for < 2 min; root)
+bench: preflight build plugins k8s-bins ## Node-level benchmark, ours vs the floor (BENCH=quick for < 2 min; root)
 	$(BIN)/mt-bench -mode $(BENCH) -shim $(SHIM_BIN) -daemon $(DAEMON_BIN) -plugins $(PLUGINS_DIR) \
 	  -assets $(ENVTEST_ASSETS):$(K8S_BIN) -out $(ARTIFACTS)/bench -commit $(COMMIT) $(BENCH_ARGS)
 
