@@ -225,7 +225,7 @@ func (h *harness) scrapeAPI(ctx context.Context, p *participant) (apiCounts, boo
 
 // cpuSnap is a reading of the CPU counters that matter (clock ticks).
 type cpuSnap struct {
-	daemon, daemonChildren, harnessChildren, controlPlane int64
+	daemon, daemonChildren, harness, harnessChildren, controlPlane int64
 }
 
 func (h *harness) cpuSnap(daemonPID int) cpuSnap {
@@ -236,7 +236,7 @@ func (h *harness) cpuSnap(daemonPID int) cpuSnap {
 		}
 	}
 	if st, err := h.proc.Stat(os.Getpid()); err == nil {
-		c.harnessChildren = st.ChildCPUTicks
+		c.harness, c.harnessChildren = st.CPUTicks, st.ChildCPUTicks
 	}
 	for _, pid := range h.controlPlane {
 		if st, err := h.proc.Stat(pid); err == nil {
@@ -247,18 +247,21 @@ func (h *harness) cpuSnap(daemonPID int) cpuSnap {
 }
 
 func (c cpuSnap) minus(o cpuSnap) cpuSnap {
-	return cpuSnap{c.daemon - o.daemon, c.daemonChildren - o.daemonChildren, c.harnessChildren - o.harnessChildren, c.controlPlane - o.controlPlane}
+	return cpuSnap{c.daemon - o.daemon, c.daemonChildren - o.daemonChildren, c.harness - o.harness, c.harnessChildren - o.harnessChildren, c.controlPlane - o.controlPlane}
 }
 
 func (c cpuSnap) plus(o cpuSnap) cpuSnap {
-	return cpuSnap{c.daemon + o.daemon, c.daemonChildren + o.daemonChildren, c.harnessChildren + o.harnessChildren, c.controlPlane + o.controlPlane}
+	return cpuSnap{c.daemon + o.daemon, c.daemonChildren + o.daemonChildren, c.harness + o.harness, c.harnessChildren + o.harnessChildren, c.controlPlane + o.controlPlane}
 }
 
 // clockTick is USER_HZ, 100 on every Linux architecture Go supports.
 const clockTick = 10 * time.Millisecond
 
 // since turns two readings into CPU per operation. In a subject's phase the
-// harness's reaped children are the shims; in the floor's they are the plugins.
+// harness's reaped children are the shims; in the floor's they are the
+// plugins. The harness's own CPU is the libcni caller's (a runtime's part):
+// in the floor's phase it does for the plugins what a daemon does for its
+// delegates (configs, exec, result cache), without Kubernetes or a socket.
 func (c cpuSnap) since(before cpuSnap, ops int, subject bool) CPUCost {
 	if ops == 0 {
 		return CPUCost{}
@@ -266,7 +269,7 @@ func (c cpuSnap) since(before cpuSnap, ops int, subject bool) CPUCost {
 	per := func(ticks int64) float64 {
 		return float64(time.Duration(ticks)*clockTick) / float64(time.Millisecond) / float64(ops)
 	}
-	out := CPUCost{Ops: ops, ControlPlane: per(c.controlPlane - before.controlPlane)}
+	out := CPUCost{Ops: ops, ControlPlane: per(c.controlPlane - before.controlPlane), Caller: per(c.harness - before.harness)}
 	if subject {
 		out.Daemon = per(c.daemon - before.daemon)
 		out.Delegates = per(c.daemonChildren - before.daemonChildren)

@@ -150,16 +150,16 @@ func TestParseTimeRSS(t *testing.T) {
 }
 
 func TestCPUSnapSince(t *testing.T) {
-	before := cpuSnap{daemon: 100, daemonChildren: 1000, harnessChildren: 50, controlPlane: 5000}
-	after := cpuSnap{daemon: 120, daemonChildren: 1400, harnessChildren: 60, controlPlane: 5060}
+	before := cpuSnap{daemon: 100, daemonChildren: 1000, harness: 7, harnessChildren: 50, controlPlane: 5000}
+	after := cpuSnap{daemon: 120, daemonChildren: 1400, harness: 9, harnessChildren: 60, controlPlane: 5060}
 	got := after.since(before, 10, true)
-	want := CPUCost{Ops: 10, Daemon: 20, Delegates: 400, Shim: 10, ControlPlane: 60}
+	want := CPUCost{Ops: 10, Daemon: 20, Delegates: 400, Shim: 10, ControlPlane: 60, Caller: 2}
 	if got != want {
 		t.Fatalf("subject: got %+v, want %+v", got, want)
 	}
 	// For the floor the harness's reaped children are the plugins themselves.
 	got = after.since(before, 10, false)
-	want = CPUCost{Ops: 10, Delegates: 10, ControlPlane: 60}
+	want = CPUCost{Ops: 10, Delegates: 10, ControlPlane: 60, Caller: 2}
 	if got != want {
 		t.Fatalf("floor: got %+v, want %+v", got, want)
 	}

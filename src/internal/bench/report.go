@@ -113,10 +113,13 @@ type CPUCost struct {
 	Delegates    float64 `json:"delegates_ms"` // the daemon's reaped children, or the floor's plugins
 	Shim         float64 `json:"shim_ms"`      // the harness's reaped children in a subject's phase
 	ControlPlane float64 `json:"control_plane_ms"`
+	// Caller is the harness's own CPU: the libcni calls a runtime makes (of
+	// the shim, or in the floor of the plugins themselves).
+	Caller float64 `json:"caller_ms"`
 }
 
 // Total is the CPU of every process involved.
-func (c CPUCost) Total() float64 { return c.Daemon + c.Delegates + c.Shim + c.ControlPlane }
+func (c CPUCost) Total() float64 { return c.Daemon + c.Delegates + c.Shim + c.ControlPlane + c.Caller }
 
 // ProcCost is the cost of one short process invocation, repeated Runs times.
 type ProcCost struct {
@@ -220,6 +223,7 @@ func (r Report) rows() []row {
 		{"delegates", func(c CPUCost) float64 { return c.Delegates }, true},
 		{"shim", func(c CPUCost) float64 { return c.Shim }, false},
 		{"kube-apiserver + etcd", func(c CPUCost) float64 { return c.ControlPlane }, true},
+		{"libcni caller (the harness)", func(c CPUCost) float64 { return c.Caller }, true},
 		{"total", CPUCost.Total, true},
 	} {
 		floor := none
