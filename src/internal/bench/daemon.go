@@ -41,6 +41,7 @@ type subjectDirs struct {
 	cniDir     string // scratch delegate cache
 	config     string // daemon-config.json
 	log        string // daemon stdout+stderr
+	node       string // MULTUS_NODE_NAME: the node the subject's pods are bound to
 	// metricsPort is the daemon's loopback metrics listener (metricsPort,
 	// metricsBindAddress), read for its API request counter.
 	metricsPort int

@@ -45,10 +45,15 @@ func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
 	}
 	h.onCleanup(func(context.Context) error { return os.RemoveAll(sock) })
 	d := subjectDirs{
-		base: base, socketDir: sock,
+		base: base, socketDir: sock, node: h.cfg.NodeName,
 		cniConfDir: filepath.Join(base, "net.d"), cniDir: filepath.Join(base, "cni"),
 		config: filepath.Join(base, "daemon-config.json"),
 		log:    filepath.Join(h.cfg.OutDir, "daemon-"+s.Name+".log"),
+	}
+	for k, other := range h.cfg.Subjects {
+		if other.Name == s.Name {
+			d.node = h.nodeFor(k)
+		}
 	}
 	if d.metricsPort, err = freeLoopbackPort(); err != nil {
 		return subjectDirs{}, err
@@ -70,7 +75,7 @@ func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
 
 // startTracked starts the subject's daemon and registers its stop.
 func (h *harness) startTracked(ctx context.Context, s Subject, d subjectDirs) (*daemonProc, time.Duration, error) {
-	p, took, err := startDaemon(ctx, s, d, h.cfg.Env, h.cfg.NodeName, h.cl.kubeconfigPath, daemonTimeout)
+	p, took, err := startDaemon(ctx, s, d, h.cfg.Env, d.node, h.cl.kubeconfigPath, daemonTimeout)
 	if err != nil {
 		return nil, 0, err
 	}

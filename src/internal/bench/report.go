@@ -359,8 +359,8 @@ func (r Report) Markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "\nMode %s; %d sequential pods per side (sides alternate in blocks of %d), bursts %v each run %d× (sides alternating; median wall, requests pooled), medians of %d process runs and %d daemon starts. ",
-		r.Mode, r.Params.SeqPods, seqBlock, r.Params.Bursts, max(r.Params.BurstReps, 1), r.Params.ProcRuns, r.Params.Starts)
+	fmt.Fprintf(&b, "\nMode %s; %d sequential pods per side (sides alternate in blocks of %d), bursts %v each run %d× (sides alternating; median wall, requests pooled), medians of %d process runs and %d daemon starts; each subject's %d pods are bound to a node of its own, so its daemon caches those only. ",
+		r.Mode, r.Params.SeqPods, seqBlock, r.Params.Bursts, max(r.Params.BurstReps, 1), r.Params.ProcRuns, r.Params.Starts, r.Params.podsPerSubject())
 	b.WriteString("Floor: " + r.Floor.Description + "\n")
 	for _, s := range r.Subjects {
 		for _, a := range []struct {

@@ -62,6 +62,15 @@ func ParamsFor(mode string) (Params, error) {
 	}
 }
 
+// podsPerSubject is how many pod objects one subject's phases use.
+func (p Params) podsPerSubject() int {
+	n := p.Warmup + p.SeqPods
+	for _, b := range p.Bursts {
+		n += b * max(p.BurstReps, 1)
+	}
+	return n
+}
+
 func (p Params) settle() time.Duration      { return time.Duration(p.SettleMS) * time.Millisecond }
 func (p Params) idleSettle() time.Duration  { return time.Duration(p.IdleSettleMS) * time.Millisecond }
 func (p Params) sampleEvery() time.Duration { return time.Duration(p.SampleEveryMS) * time.Millisecond }

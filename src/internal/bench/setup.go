@@ -130,16 +130,15 @@ func (h *harness) createObjects(ctx context.Context) error {
 	if err := h.cl.createNAD(ctx, benchNS, macvlanNAD, string(h.nadConf)); err != nil {
 		return err
 	}
-	// Each subject gets its own pods, so two daemons never write the same
-	// pod's status; the floor needs no objects.
-	n := h.params.Warmup + h.params.SeqPods
-	for _, b := range h.params.Bursts {
-		n += b * max(h.params.BurstReps, 1)
-	}
+	// Each subject gets its own pods on its own node, so two daemons never
+	// write the same pod's status and a daemon's cache holds its own pods
+	// only (with one node for all, every extra subject would grow every
+	// daemon's idle RSS); the floor needs no objects.
+	n := h.params.podsPerSubject()
 	var objs []*corev1.Pod
 	for k := range h.cfg.Subjects {
 		for i := range n {
-			objs = append(objs, benchPod(benchNS, fmt.Sprintf("s%d-%d", k, i), h.cfg.NodeName, macvlanNAD))
+			objs = append(objs, benchPod(benchNS, fmt.Sprintf("s%d-%d", k, i), h.nodeFor(k), macvlanNAD))
 		}
 	}
 	uids, err := h.cl.createPods(ctx, objs, 16)
@@ -156,8 +155,17 @@ func (h *harness) createObjects(ctx context.Context) error {
 			h.pods[k] = append(h.pods[k], benchPodRef{namespace: benchNS, name: name, uid: string(uids[name])})
 		}
 	}
-	h.log.Info("bench objects created", "pods", len(objs), "node", h.cfg.NodeName)
+	h.log.Info("bench objects created", "pods", len(objs), "node", h.cfg.NodeName, "perSubject", n)
 	return nil
+}
+
+// nodeFor is the node subject k's pods are bound to and its daemon runs
+// as: the -node name for the first, with "-<k>" appended for the others.
+func (h *harness) nodeFor(k int) string {
+	if k == 0 {
+		return h.cfg.NodeName
+	}
+	return fmt.Sprintf("%s-%d", h.cfg.NodeName, k)
 }
 
 // setupInCluster prepares the service-account view for the subjects that
