@@ -31,8 +31,8 @@ func (h *harness) populateForeign(ctx context.Context) error {
 
 // runLoaded restarts the subject's daemon with the foreign objects in the
 // API and measures start to ready and idle RSS again.
-func (h *harness) runLoaded(ctx context.Context, s Subject, res *SubjectResult) error {
-	d, err := h.subjectDirs(s)
+func (h *harness) runLoaded(ctx context.Context, k int, s Subject, res *SubjectResult) error {
+	d, err := h.subjectDirs(k, s)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,9 @@ func (h *harness) stopDaemons() {
 	h.daemons = nil
 }
 
-func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
+// subjectDirs lays out subject k's directories and daemon config; its
+// daemon runs as node nodeFor(k).
+func (h *harness) subjectDirs(k int, s Subject) (subjectDirs, error) {
 	base := filepath.Join(h.work, "subjects", s.Name)
 	sock, err := os.MkdirTemp("", "mt")
 	if err != nil {
@@ -45,15 +47,10 @@ func (h *harness) subjectDirs(s Subject) (subjectDirs, error) {
 	}
 	h.onCleanup(func(context.Context) error { return os.RemoveAll(sock) })
 	d := subjectDirs{
-		base: base, socketDir: sock, node: h.cfg.NodeName,
+		base: base, socketDir: sock, node: h.nodeFor(k),
 		cniConfDir: filepath.Join(base, "net.d"), cniDir: filepath.Join(base, "cni"),
 		config: filepath.Join(base, "daemon-config.json"),
 		log:    filepath.Join(h.cfg.OutDir, "daemon-"+s.Name+".log"),
-	}
-	for k, other := range h.cfg.Subjects {
-		if other.Name == s.Name {
-			d.node = h.nodeFor(k)
-		}
 	}
 	if d.metricsPort, err = freeLoopbackPort(); err != nil {
 		return subjectDirs{}, err
@@ -110,7 +107,7 @@ func (h *harness) startRepeated(ctx context.Context, s Subject, d subjectDirs, n
 // keeps running for the latency phases.
 func (h *harness) prepareSubject(ctx context.Context, k int, s Subject, res *SubjectResult) (*participant, error) {
 	*res = SubjectResult{Name: s.Name, Shim: s.Shim, Daemon: s.Daemon, ShimVersion: binVersion(ctx, s.Shim)}
-	d, err := h.subjectDirs(s)
+	d, err := h.subjectDirs(k, s)
 	if err != nil {
 		return nil, err
 	}

@@ -239,7 +239,7 @@ func (h *harness) loaded(ctx context.Context) error {
 		return fmt.Errorf("foreign objects: %w", err)
 	}
 	for i, s := range h.cfg.Subjects {
-		if err := h.runLoaded(ctx, s, &h.rep.Subjects[i]); err != nil {
+		if err := h.runLoaded(ctx, i, s, &h.rep.Subjects[i]); err != nil {
 			return fmt.Errorf("subject %s, loaded cluster: %w", s.Name, err)
 		}
 	}
